@@ -1,0 +1,18 @@
+"""SAIN (Self-Attentive Integration Network) recommender for scikit-learn.
+
+The package exposes two estimators:
+
+- :class:`SAINEncoder` turns a ratings DataFrame (user id, item id, scalar or
+  multi-valued feature columns) into padded integer token ids.
+- :class:`SAINRegressor` fits the SAIN model of Yun et al. (SIGIR 2019) on
+  such data and predicts ratings.
+
+Datasets live in :mod:`sklearn_sain.datasets`.
+"""
+
+__version__ = "0.1.0"
+
+from ._encoder import SAINEncoder
+from ._regressor import SAINRegressor
+
+__all__ = ["SAINEncoder", "SAINRegressor", "__version__"]
