@@ -1,0 +1,133 @@
+"""Reading the token layout of :class:`SAINEncoder` output.
+
+The encoder names its output columns ``"user:<id column>"``, ``"item:<id column>"``
+and ``"<role>:<field>[<slot>]"``. Those names are all the regressor needs to
+rebuild the field structure, so ``make_pipeline(SAINEncoder(), SAINRegressor())``
+works with nothing but the DataFrame passed between the steps.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._model import UNKNOWN_ID
+
+_ID_COLUMN = re.compile(r"^(user|item):(?!.*\[\d+\]$)(.+)$")
+_SLOT_COLUMN = re.compile(r"^(user|item):(.*)\[(\d+)\]$")
+ATTRS_KEY = "sklearn_sain"
+
+
+@dataclass(frozen=True)
+class Field:
+    role: str
+    name: str
+    width: int
+    vocabulary_size: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.role}:{self.name}"
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """Field structure of an encoded table: id vocabularies and token fields."""
+
+    columns: tuple
+    n_users: int
+    n_items: int
+    fields: tuple
+
+    @property
+    def n_slots(self) -> int:
+        return sum(f.width for f in self.fields)
+
+    def module_kwargs(self) -> dict:
+        return dict(
+            n_users=self.n_users,
+            n_items=self.n_items,
+            vocabulary_sizes=[f.vocabulary_size for f in self.fields],
+            field_roles=[f.role for f in self.fields],
+            field_widths=[f.width for f in self.fields],
+        )
+
+    def slot_labels(self) -> list:
+        """``(field key, slot)`` of every token slot, in order."""
+        return [(f.key, j) for f in self.fields for j in range(f.width)]
+
+    def arrays(self, encoded: pd.DataFrame):
+        """Split an encoded table into ``users``, ``items`` and ``tokens`` int64 arrays.
+
+        Ids beyond the fitted vocabularies (an encoder refitted on other data)
+        become the unknown id instead of indexing past an embedding table.
+        """
+        values = encoded.to_numpy(dtype=np.int64, copy=True)
+        limits = np.array(
+            [self.n_users, self.n_items]
+            + [f.vocabulary_size for f in self.fields for _ in range(f.width)],
+            dtype=np.int64,
+        )
+        if (values < 0).any():
+            bad = encoded.columns[(values < 0).any(axis=0)][0]
+            raise ValueError(f"Encoded column {bad!r} holds negative ids; ids must be >= 0")
+        values[values >= limits] = UNKNOWN_ID
+        return values[:, 0], values[:, 1], values[:, 2:]
+
+
+def is_encoded(X) -> bool:
+    """Whether ``X`` looks like :class:`SAINEncoder` output."""
+    if not isinstance(X, pd.DataFrame) or X.shape[1] < 2:
+        return False
+    columns = [str(c) for c in X.columns]
+    if not (
+        _ID_COLUMN.match(columns[0]) and columns[0].startswith("user:")
+        and _ID_COLUMN.match(columns[1]) and columns[1].startswith("item:")
+    ):
+        return False
+    return all(_SLOT_COLUMN.match(c) for c in columns[2:])
+
+
+def layout_of(encoded: pd.DataFrame, vocabulary_sizes: dict | None = None) -> TokenLayout:
+    """Parse the layout of an encoded table.
+
+    Vocabulary sizes come from ``vocabulary_sizes`` (the encoder's), else from
+    the table's ``attrs``, else from the largest id present in the table.
+    """
+    columns = [str(c) for c in encoded.columns]
+    if vocabulary_sizes is None:
+        vocabulary_sizes = encoded.attrs.get(ATTRS_KEY, {}).get("vocabulary_sizes")
+    observed = encoded.max(axis=0).to_numpy() if len(encoded) else np.zeros(len(columns))
+
+    def size(key: str, positions: list) -> int:
+        largest = int(max(observed[p] for p in positions)) + 1
+        if vocabulary_sizes and key in vocabulary_sizes:
+            return max(int(vocabulary_sizes[key]), largest)
+        return max(largest, UNKNOWN_ID + 1)
+
+    fields, order = [], []
+    for position, column in enumerate(columns[2:], start=2):
+        role, name, slot = _SLOT_COLUMN.match(column).groups()
+        key = f"{role}:{name}"
+        if not order or order[-1][0] != key:
+            if key in (k for k, _ in order):
+                raise ValueError(f"Encoded slots of field {key!r} are not contiguous")
+            order.append((key, []))
+        if int(slot) != len(order[-1][1]):
+            raise ValueError(f"Encoded column {column!r} is out of order: expected slot {len(order[-1][1])}")
+        order[-1][1].append(position)
+    for key, positions in order:
+        role, name = key.split(":", 1)
+        fields.append(Field(role, name, len(positions), size(key, positions)))
+    roles = [f.role for f in fields]
+    if roles != sorted(roles, key=lambda role: role != "user"):
+        raise ValueError("Encoded user fields must come before item fields")
+    return TokenLayout(
+        columns=tuple(columns),
+        n_users=size(columns[0], [0]),
+        n_items=size(columns[1], [1]),
+        fields=tuple(fields),
+    )

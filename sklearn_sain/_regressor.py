@@ -1,0 +1,395 @@
+"""SAINRegressor: the scikit-learn estimator around :class:`SAINModule`."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ._encoder import SAINEncoder
+from ._layout import is_encoded, layout_of
+from ._model import NORMS, SAINModule
+from ._torch_utils import cpu_state_dict, loadable_device, private_torch_seed, resolve_device
+from ._training import LOSSES, Rows, predict_rows, train_module
+
+
+class SAINRegressor(RegressorMixin, BaseEstimator):
+    """Self-Attentive Integration Network for rating prediction (Yun et al., SIGIR 2019).
+
+    SAIN combines a feedback path (user and item id embeddings, as in matrix
+    factorisation) with a content path (multi-head self-attention over the
+    feature tokens of a user and an item), mixing the two per user and per item
+    with a learned weight ``alpha_CF``. Unseen users and items are answered from
+    their features alone.
+
+    ``X`` is either a raw ratings table, encoded by a clone of ``encoder``
+    inside :meth:`fit`, or the output of a fitted :class:`SAINEncoder` (as in
+    ``make_pipeline(SAINEncoder(), SAINRegressor())``).
+
+    Parameters
+    ----------
+    top_k : int or None, default=8
+        Number of keys each attention query keeps (Eq. 2); ``None`` keeps all.
+    n_heads : int, default=2
+        Attention heads; must divide ``feature_dim``.
+    embed_dim : int, default=64
+        Width of the user and item vectors (feedback and content).
+    feature_dim : int, default=16
+        Width of each feature token embedding.
+    dropout : float, default=0.1
+        Dropout on attention weights and on the f_user / f_item projections.
+    norm : {"layer", "batch", "none"}, default="layer"
+        Normalisation after the attention residual. The paper names batch
+        normalisation; the authors' code uses a layer norm.
+    top_k_at_predict : bool, default=True
+        Whether top-K selection also applies at prediction. The authors' code
+        uses the full softmax at evaluation; the paper does not say.
+    loss : {"rmse", "mse"}, default="rmse"
+        Per-score error summed over the combined, content and preference
+        scores (Eq. 9): ``"rmse"`` as in the paper, or the squared error.
+    l2_reg : float, default=1e-4
+        L2 penalty on the embedding rows used by each batch.
+    learning_rate : float, default=1e-3
+        Adam step size.
+    batch_size : int, default=128
+        Training mini-batch size.
+    max_epochs : int, default=50
+        Upper bound on training epochs.
+    early_stopping : bool, default=True
+        Stop when the validation RMSE has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the best epoch. Validation
+        rows come from ``eval_set`` in :meth:`fit`, else a random
+        ``validation_fraction`` of the training rows is held out.
+    validation_fraction : float, default=0.1
+        Share of training rows held out when early stopping without ``eval_set``.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Minimum improvement of the validation RMSE that counts.
+    clip_predictions : bool, default=True
+        Clip predictions to the range of the training targets.
+    encoder : SAINEncoder or None, default=None
+        Encoder to clone for raw input; ``SAINEncoder()`` when None.
+    device : str or torch.device, default="auto"
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available).
+    random_state : int, RandomState instance or None, default=None
+        Seeds parameter initialisation, shuffling, dropout and the validation
+        split, without touching global random state.
+    verbose : int, default=0
+        Print one line per epoch when positive.
+
+    Attributes
+    ----------
+    encoder_ : SAINEncoder or None
+        The fitted encoder; None when ``fit`` received encoded input.
+    module_ : SAINModule
+        The trained network, in evaluation mode, on ``device_``.
+    device_ : torch.device
+        Device the network lives on.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit`` (DataFrame input with string names only).
+    loss_curve_ : list of float
+        Mean training loss per epoch.
+    validation_scores_ : list of float
+        Validation RMSE per epoch, in target units (empty without validation).
+    best_epoch_ : int
+        Epoch whose weights were kept.
+    n_iter_ : int
+        Number of epochs run.
+
+    See Also
+    --------
+    SAINEncoder : The transformer that builds the token vocabularies.
+
+    References
+    ----------
+    S. Yun, R. Kim, M. Ko, J. Kang. SAIN: Self-Attentive Integration Network
+    for Recommendation. SIGIR 2019.
+
+    Examples
+    --------
+    >>> from sklearn_sain import SAINRegressor
+    >>> from sklearn_sain.datasets import make_ratings
+    >>> X, y = make_ratings(n_users=50, n_items=40, n_ratings=800, random_state=0)
+    >>> model = SAINRegressor(max_epochs=2, device="cpu", random_state=0).fit(X, y)
+    >>> model.predict(X.head(3)).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        *,
+        top_k=8,
+        n_heads=2,
+        embed_dim=64,
+        feature_dim=16,
+        dropout=0.1,
+        norm="layer",
+        top_k_at_predict=True,
+        loss="rmse",
+        l2_reg=1e-4,
+        learning_rate=1e-3,
+        batch_size=128,
+        max_epochs=50,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        tol=1e-4,
+        clip_predictions=True,
+        encoder=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.top_k = top_k
+        self.n_heads = n_heads
+        self.embed_dim = embed_dim
+        self.feature_dim = feature_dim
+        self.dropout = dropout
+        self.norm = norm
+        self.top_k_at_predict = top_k_at_predict
+        self.loss = loss
+        self.l2_reg = l2_reg
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.clip_predictions = clip_predictions
+        self.encoder = encoder
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def _validate_params(self) -> None:
+        if self.top_k is not None:
+            check_scalar(self.top_k, "top_k", numbers.Integral, min_val=1)
+        check_scalar(self.n_heads, "n_heads", numbers.Integral, min_val=1)
+        check_scalar(self.embed_dim, "embed_dim", numbers.Integral, min_val=1)
+        check_scalar(self.feature_dim, "feature_dim", numbers.Integral, min_val=1)
+        if self.feature_dim % self.n_heads:
+            raise ValueError(
+                f"n_heads={self.n_heads} must divide feature_dim={self.feature_dim}: "
+                "each head gets feature_dim // n_heads dimensions"
+            )
+        check_scalar(self.dropout, "dropout", numbers.Real, min_val=0.0, max_val=1.0,
+                     include_boundaries="left")
+        for name, value, allowed in (("norm", self.norm, NORMS), ("loss", self.loss, LOSSES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        check_scalar(self.l2_reg, "l2_reg", numbers.Real, min_val=0.0)
+        check_scalar(self.learning_rate, "learning_rate", numbers.Real, min_val=0.0,
+                     include_boundaries="neither")
+        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
+        check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
+        check_scalar(self.validation_fraction, "validation_fraction", numbers.Real,
+                     min_val=0.0, max_val=1.0, include_boundaries="left")
+        check_scalar(self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1)
+        check_scalar(self.tol, "tol", numbers.Real, min_val=0.0)
+        check_scalar(self.verbose, "verbose", numbers.Integral)
+        if self.encoder is not None and not isinstance(self.encoder, SAINEncoder):
+            raise TypeError(
+                f"encoder must be a SAINEncoder or None, got {type(self.encoder).__name__}"
+            )
+
+    @staticmethod
+    def _check_target(y, n_rows: int | None = None, name: str = "y") -> np.ndarray:
+        if y is None:
+            raise ValueError(f"{name} is required: SAINRegressor needs the ratings to fit")
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name=name)
+        y = column_or_1d(y, warn=True)
+        if n_rows is not None and y.shape[0] != n_rows:
+            raise ValueError(f"{name} has {y.shape[0]} values but X has {n_rows} rows")
+        return y
+
+    def _encode(self, X, *, fit: bool):
+        """Encoded table for ``X`` (raw or already encoded)."""
+        if fit:
+            if is_encoded(X):
+                self.encoder_ = None
+                encoded = X
+            else:
+                self.encoder_ = clone(self.encoder) if self.encoder is not None else SAINEncoder()
+                encoded = self.encoder_.fit_transform(X)
+            validate_data(self, X, skip_check_array=True, reset=True)
+            return encoded
+        check_is_fitted(self, "module_")
+        if self.encoder_ is not None:
+            encoded = self.encoder_.transform(X)
+        elif is_encoded(X):
+            encoded = X
+        else:
+            raise ValueError(
+                "This SAINRegressor was fitted on SAINEncoder output; pass the output of the "
+                "same encoder (or use a Pipeline) instead of a raw table"
+            )
+        validate_data(self, X, skip_check_array=True, reset=False)
+        if tuple(str(c) for c in encoded.columns) != self.layout_.columns:
+            raise ValueError(
+                "The encoded columns differ from those seen in fit: "
+                f"expected {list(self.layout_.columns)}, got {list(encoded.columns)}"
+            )
+        return encoded
+
+    def _rows(self, encoded: pd.DataFrame, target=None) -> Rows:
+        users, items, tokens = self.layout_.arrays(encoded)
+        if target is not None:
+            target = (target - self.target_mean_) / self.target_scale_
+        return Rows.from_arrays(users, items, tokens, target, self.device_)
+
+    def fit(self, X, y, eval_set=None):
+        """Fit the model on ratings.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_columns)
+            Raw ratings table (user id, item id, feature columns) or the
+            output of a fitted :class:`SAINEncoder`.
+        y : array-like of shape (n_samples,)
+            Ratings.
+        eval_set : tuple (X_val, y_val), default=None
+            Validation data for early stopping and best-epoch selection.
+
+        Returns
+        -------
+        self : SAINRegressor
+            The fitted estimator.
+        """
+        self._validate_params()
+        encoded = self._encode(X, fit=True)
+        y = self._check_target(y, n_rows=len(encoded))
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity; every rating must be a finite number")
+        vocabulary_sizes = None if self.encoder_ is None else self.encoder_.vocabulary_sizes_
+        self.layout_ = layout_of(encoded, vocabulary_sizes)
+        self.device_ = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+
+        self.target_mean_ = float(np.mean(y))
+        scale = float(np.std(y))
+        self.target_scale_ = scale if scale > 1e-12 else 1.0
+        self.target_range_ = (float(np.min(y)), float(np.max(y)))
+
+        train_index = np.arange(len(y))
+        valid_rows = None
+        if eval_set is not None:
+            if not (isinstance(eval_set, (tuple, list)) and len(eval_set) == 2):
+                raise TypeError("eval_set must be a pair (X_val, y_val)")
+            X_val, y_val = eval_set
+            encoded_val = self._encode_validation(X_val)
+            y_val = self._check_target(y_val, n_rows=len(encoded_val), name="eval_set y")
+            valid_rows = self._rows(encoded_val, y_val)
+        elif self.early_stopping and self.validation_fraction > 0 and len(y) >= 2:
+            shuffled = rng.permutation(len(y))
+            n_valid = min(max(1, int(round(self.validation_fraction * len(y)))), len(y) - 1)
+            valid_index, train_index = np.sort(shuffled[:n_valid]), np.sort(shuffled[n_valid:])
+            valid_rows = self._rows(encoded.iloc[valid_index], y[valid_index])
+        train_rows = self._rows(encoded.iloc[train_index], y[train_index])
+
+        self._module_kwargs = dict(
+            self.layout_.module_kwargs(),
+            feature_dim=self.feature_dim,
+            embed_dim=self.embed_dim,
+            n_heads=self.n_heads,
+            top_k=self.top_k,
+            dropout=self.dropout,
+            norm=self.norm,
+            top_k_at_predict=self.top_k_at_predict,
+        )
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        with private_torch_seed(seed, self.device_):
+            self.module_ = SAINModule(**self._module_kwargs).to(self.device_)
+            history = train_module(
+                self.module_,
+                train_rows,
+                valid_rows,
+                loss=self.loss,
+                l2_reg=self.l2_reg,
+                learning_rate=self.learning_rate,
+                batch_size=self.batch_size,
+                max_epochs=self.max_epochs,
+                early_stopping=self.early_stopping,
+                n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol,
+                target_scale=self.target_scale_,
+                rng=rng,
+                verbose=self.verbose,
+            )
+        self.loss_curve_ = history.loss_curve
+        self.validation_scores_ = history.validation_scores
+        self.best_epoch_ = history.best_epoch
+        self.n_iter_ = history.n_iter
+        return self
+
+    def _encode_validation(self, X_val):
+        if self.encoder_ is not None:
+            return self.encoder_.transform(X_val)
+        if not is_encoded(X_val) or tuple(map(str, X_val.columns)) != self.layout_.columns:
+            raise ValueError("eval_set X must be encoded by the same SAINEncoder as X")
+        return X_val
+
+    # -------------------------------------------------------------- predict
+    def predict(self, X):
+        """Predict ratings.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_columns)
+            Rows in the format seen in :meth:`fit`. Unknown users, items and
+            feature values are allowed.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted ratings, clipped to the training range when
+            ``clip_predictions`` is True.
+        """
+        encoded = self._encode(X, fit=False)
+        scores = predict_rows(self.module_, self._rows(encoded)).double().cpu().numpy()
+        predictions = scores * self.target_scale_ + self.target_mean_
+        if self.clip_predictions:
+            predictions = np.clip(predictions, *self.target_range_)
+        return predictions
+
+    # ---------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "module_" in state:
+            # CPU tensors only: a pickle made on a GPU machine must load anywhere
+            state["module_"] = cpu_state_dict(self.module_)
+        return state
+
+    def __setstate__(self, state):
+        module_state = state.get("module_")
+        if isinstance(module_state, dict):
+            device = loadable_device(state["device_"])
+            module = SAINModule(**state["_module_kwargs"])
+            module.load_state_dict(module_state)
+            state["module_"] = module.to(device).eval()
+            state["device_"] = device
+        self.__dict__.update(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN feature cells are missing values
+        tags.input_tags.string = False
+        tags.input_tags.categorical = True
+        # numeric check data is read as ids and categories: a recommender, not a
+        # function approximator, so scikit-learn's R^2 > 0.5 smoke test does not apply
+        tags.regressor_tags.poor_score = True
+        return tags
