@@ -210,7 +210,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     @staticmethod
     def _check_target(y, n_rows: int | None = None, name: str = "y") -> np.ndarray:
         if y is None:
-            raise ValueError(f"{name} is required: SAINRegressor needs the ratings to fit")
+            raise ValueError(
+                "SAINRegressor requires y to be passed, but the target y is None"
+            )
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name=name)
         y = column_or_1d(y, warn=True)
         if n_rows is not None and y.shape[0] != n_rows:
@@ -386,7 +388,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True  # NaN feature cells are missing values
+        # NaN feature cells are read as missing values, but a NaN id is an error,
+        # so the tag that promises NaN anywhere stays False
+        tags.input_tags.allow_nan = False
         tags.input_tags.string = False
         tags.input_tags.categorical = True
         # numeric check data is read as ids and categories: a recommender, not a

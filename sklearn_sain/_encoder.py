@@ -1,0 +1,734 @@
+"""Turn a ratings table into the padded token ids that SAIN embeds."""
+
+import re
+from itertools import chain
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import (
+    COMPLEX_TYPES,
+    SCALAR_TYPES,
+    BadCell,
+    cell_error,
+    check_2d,
+    check_feature_names_in,
+    check_int_param,
+    is_column_spec,
+    scan_cell_types,
+)
+
+PAD_ID, UNK_ID = 0, 1
+_SPECIAL_TOKENS = ("<pad>", "<unk>")
+
+
+class SAINEncoder(TransformerMixin, BaseEstimator):
+    """Encode a ratings table into padded integer token ids for SAIN.
+
+    Every column becomes a *field* with its own vocabulary. The user id and
+    item id columns give one token per row; the remaining columns are user or
+    item features whose cells may hold one value (a number, a string, a
+    category) or several (a list, tuple, set or array, or a string such as
+    ``"Action|Drama"`` split on ``sep``).
+
+    Token ids are laid out the same way in every field: 0 is padding (no
+    value, or a missing cell), 1 is the unknown token (a value not seen in
+    ``fit``, or seen in fewer than ``min_frequency`` rows) and the known values
+    get 2, 3, ... in sorted order (first-appearance order when the values
+    cannot be compared, e.g. a mix of ints and strings). Unknown users, items
+    and values never raise at transform time.
+
+    A plain 2-D array (or a DataFrame whose column labels are not strings) is
+    read as categorical columns: first user id, second item id, the rest
+    features, named ``x0, x1, ...``.
+
+    Parameters
+    ----------
+    user_col : str or int, default="user_id"
+        Column holding the user id, by name or by position. On input without
+        column names, a name that cannot be resolved means position 0.
+
+    item_col : str or int, default="item_id"
+        Column holding the item id, by name or by position. On input without
+        column names, a name that cannot be resolved means position 1.
+
+    user_features : list of str or int, default=None
+        Columns describing the user. Missing values are padding, and a column
+        may be listed as an empty list when there are no user features.
+        When both ``user_features`` and ``item_features`` are None, each other
+        column's role is inferred: a column whose value never changes within
+        a user is a user feature, else one that never changes within an item
+        is an item feature, else (a per-interaction column) it is encoded as
+        an item feature with a ``UserWarning`` naming it. When only
+        one list is given, every other column goes to the other role. When
+        both are given, unlisted columns are ignored.
+
+    item_features : list of str or int, default=None
+        Columns describing the item; see ``user_features``.
+
+    sep : str or None, default="|"
+        Delimiter that splits string cells into several values. Strings
+        inside list-like cells are not split. None disables splitting.
+
+    min_frequency : int, default=1
+        Feature values found in fewer rows than this map to the unknown id,
+        so that its embedding is trained on rare values. User and item ids are
+        never dropped.
+
+    max_values : int, default=None
+        Keep at most this many values per cell (the first ones, in cell
+        order). None keeps them all.
+
+    Attributes
+    ----------
+    user_col_ : str
+        Name of the user id column (``"x<i>"`` on input without names).
+
+    item_col_ : str
+        Name of the item id column.
+
+    user_features_ : list of str
+        User feature fields, in output order.
+
+    item_features_ : list of str
+        Item feature fields, in output order.
+
+    multi_valued_ : dict of str to bool
+        For every field (ids included), whether a training cell held a list
+        or a string containing ``sep``.
+
+    field_widths_ : dict of str to int
+        Output columns per field: 1 for ids and single-valued fields, the
+        largest number of values in a training cell (after ``max_values``)
+        for multi-valued fields.
+
+    vocabularies_ : dict of str to pandas.Index
+        Known values of every field (ids included); the value at position
+        ``k`` has id ``k + 2``.
+
+    vocabulary_sizes_ : dict of str to int
+        Number of ids per field, padding and unknown included, keyed by the
+        ``"role:field"`` prefix of the output columns (``"user:user_id"``).
+        The same dict is stored in ``transform(X).attrs["sklearn_sain"]``.
+
+    n_features_in_ : int
+        Number of columns seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of columns seen during ``fit``. Defined only when `X` has
+        column names that are all strings.
+
+    See Also
+    --------
+    sklearn.preprocessing.OrdinalEncoder : Encode one value per cell.
+
+    Notes
+    -----
+    ``transform`` returns a pandas DataFrame of dtype int32 whatever the
+    ``set_output`` configuration, indexed like `X` (a RangeIndex for arrays).
+    Its columns are ``user:<user_col>``, ``item:<item_col>``, then
+    ``user:<field>[j]`` for each user feature and ``item:<field>[j]`` for each
+    item feature, ``j`` from 0 to the field width - 1. Values are
+    left-aligned and padded with 0; cells longer than the width are cut.
+    Repeated values in a cell are kept once, strings are stripped of
+    surrounding whitespace and sets are read in iteration order. None, NaN,
+    ``pd.NA`` and ``""`` are missing; a missing user or item id is an error.
+    Cells are split the same way in ``fit`` and ``transform``, so a list or a
+    delimited string met later in a single-valued field keeps its first value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_sain import SAINEncoder
+    >>> ratings = pd.DataFrame({
+    ...     "user_id": ["ann", "bob", "ann"],
+    ...     "item_id": [10, 10, 20],
+    ...     "age": [31, 45, 31],
+    ...     "genres": ["Drama|Comedy", "Drama|Comedy", "Action"],
+    ... })
+    >>> encoder = SAINEncoder().fit(ratings)
+    >>> encoder.user_features_, encoder.item_features_
+    (['age'], ['genres'])
+    >>> encoder.transform(ratings)
+       user:user_id  item:item_id  user:age[0]  item:genres[0]  item:genres[1]
+    0             2             2            2               4               3
+    1             3             2            3               4               3
+    2             2             3            2               2               0
+    >>> encoder.decode("genres", [4, 3, 1, 0])
+    ['Drama', 'Comedy', '<unk>', '<pad>']
+    """
+
+    def __init__(
+        self,
+        *,
+        user_col="user_id",
+        item_col="item_id",
+        user_features=None,
+        item_features=None,
+        sep="|",
+        min_frequency=1,
+        max_values=None,
+    ):
+        self.user_col = user_col
+        self.item_col = item_col
+        self.user_features = user_features
+        self.item_features = item_features
+        self.sep = sep
+        self.min_frequency = min_frequency
+        self.max_values = max_values
+
+    def fit(self, X, y=None):
+        """Learn the field roles, vocabularies and widths from `X`.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Ratings table: a user id column, an item id column and feature
+            columns.
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SAINEncoder
+            Fitted encoder.
+        """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit to `X` and return its token ids; same as ``fit(X).transform(X)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Ratings table.
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_ids : DataFrame of shape (n_samples, n_features_out), dtype int32
+            Token ids; see the class Notes for the column layout.
+        """
+        encoded, index = self._fit(X)
+        return self._assemble(encoded, index)
+
+    def transform(self, X):
+        """Map each cell of `X` to token ids.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Ratings table with the columns seen in ``fit``.
+
+        Returns
+        -------
+        X_ids : DataFrame of shape (n_samples, n_features_out), dtype int32
+            Token ids; see the class Notes for the column layout.
+        """
+        check_is_fitted(self)
+        data = check_2d(X, type(self).__name__)
+        validate_data(self, data, skip_check_array=True, reset=False)
+        index = _row_index(data)
+        encoded = []
+        for _, field, is_id in self._output_fields():
+            rows, codes, uniques, exploded = _tokenize(
+                _column(data, self._positions[field]), field, index, self.sep, is_id
+            )
+            found = self.vocabularies_[field].get_indexer(uniques)
+            ids = np.where(found < 0, UNK_ID, found + 2).astype(np.int32)
+            encoded.append((rows, ids[codes], exploded))
+        return self._assemble(encoded, index)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input column names; defaults to ``feature_names_in_`` or
+            ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``role:field`` for the ids and ``role:field[j]`` for features.
+        """
+        check_is_fitted(self)
+        labels = check_feature_names_in(self, input_features)
+        names = []
+        for role, field, is_id in self._output_fields():
+            label = labels[self._positions[field]]
+            if is_id:
+                names.append(f"{role}:{label}")
+            else:
+                width = self.field_widths_[field]
+                names.extend(f"{role}:{label}[{j}]" for j in range(width))
+        return np.asarray(names, dtype=object)
+
+    def decode(self, field, ids):
+        """Return the token behind each id of a field.
+
+        Parameters
+        ----------
+        field : str
+            A field name (``"genres"``), its ``"role:field"`` prefix or an
+            output column name (``"item:genres[0]"``).
+
+        ids : array-like of int
+            Token ids of that field.
+
+        Returns
+        -------
+        tokens : list
+            ``"<pad>"`` for 0, ``"<unk>"`` for 1, the known value otherwise.
+        """
+        check_is_fitted(self)
+        vocabulary = self.vocabularies_[self._field_name(field)]
+        ids = np.ravel(np.asarray(ids))
+        if ids.size and (
+            ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= len(vocabulary) + 2
+        ):
+            raise ValueError(
+                f"ids of field {field!r} must be ints in [0, {len(vocabulary) + 2})."
+            )
+        ids = ids.astype(np.int64)
+        values = (
+            vocabulary.take(np.maximum(ids - 2, 0)).tolist()
+            if len(vocabulary)
+            else [None] * ids.size
+        )
+        return [
+            _SPECIAL_TOKENS[i] if i < 2 else value
+            for i, value in zip(ids.tolist(), values)
+        ]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN is a missing feature value, but a NaN user or item id is an
+        # error, so the estimator as a whole does not accept arbitrary NaNs.
+        tags.input_tags.allow_nan = False
+        # Strings are encoded, yet objects such as dicts must still be refused
+        # with the TypeError that scikit-learn expects from non-string input.
+        tags.input_tags.string = False
+        tags.transformer_tags.preserves_dtype = []
+        tags.requires_fit = True
+        return tags
+
+    def _check_params(self):
+        for name in ("user_col", "item_col"):
+            if not is_column_spec(getattr(self, name)):
+                raise ValueError(
+                    f"{name} must be a column name (str) or position (int), "
+                    f"got {getattr(self, name)!r}."
+                )
+        for name in ("user_features", "item_features"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, (list, tuple, np.ndarray, pd.Index))
+                or not all(is_column_spec(column) for column in value)
+            ):
+                raise ValueError(
+                    f"{name} must be None or a list of column names or positions, "
+                    f"got {value!r}."
+                )
+        if self.sep is not None and not (isinstance(self.sep, str) and self.sep):
+            raise ValueError(f"sep must be a non-empty str or None, got {self.sep!r}.")
+        check_int_param(self.min_frequency, "min_frequency")
+        check_int_param(self.max_values, "max_values", allow_none=True)
+
+    def _fit(self, X):
+        self._check_params()
+        name = type(self).__name__
+        data = check_2d(X, name)
+        n_rows, n_cols = data.shape
+        if n_rows < 1:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={data.shape}) while a minimum "
+                f"of 1 is required by {name}."
+            )
+        if n_cols < 2:
+            raise ValueError(
+                f"Found array with {n_cols} feature(s) (shape={data.shape}) while a "
+                f"minimum of {n_cols + 1} is required by {name}: X needs a user id "
+                "column and an item id column."
+            )
+        validate_data(self, data, skip_check_array=True, reset=True)
+        named = hasattr(self, "feature_names_in_")
+        names = (
+            [str(c) for c in self.feature_names_in_]
+            if named
+            else [f"x{j}" for j in range(n_cols)]
+        )
+        index = _row_index(data)
+        user_pos, item_pos, user_feats, item_feats = self._resolve_columns(
+            names, named
+        )
+
+        ids = {}
+        for pos in (user_pos, item_pos):
+            ids[pos] = _tokenize(_column(data, pos), names[pos], index, None, True)
+        candidates = [p for p in range(n_cols) if p not in (user_pos, item_pos)]
+        if user_feats is not None and item_feats is not None:
+            candidates = user_feats + item_feats
+        cells, exploded = {}, {}
+        for pos in candidates:
+            rows, codes, uniques, exploded[pos] = _tokenize(
+                _column(data, pos), names[pos], index, self.sep, False
+            )
+            if exploded[pos] and self.max_values is not None:
+                kept = _slots(rows) < self.max_values
+                rows, codes = rows[kept], codes[kept]
+            cells[pos] = rows, codes, uniques
+
+        if user_feats is None and item_feats is None:
+            user_feats, item_feats = self._infer_roles(
+                cells, ids[user_pos][1], ids[item_pos][1], names, n_rows
+            )
+        elif user_feats is None:
+            user_feats = [p for p in candidates if p not in item_feats]
+        elif item_feats is None:
+            item_feats = [p for p in candidates if p not in user_feats]
+
+        self.user_col_, self.item_col_ = names[user_pos], names[item_pos]
+        self.user_features_ = [names[p] for p in user_feats]
+        self.item_features_ = [names[p] for p in item_feats]
+        self._positions = {
+            names[p]: p for p in [user_pos, item_pos, *user_feats, *item_feats]
+        }
+        self.multi_valued_, self.field_widths_ = {}, {}
+        self.vocabularies_, self.vocabulary_sizes_ = {}, {}
+        encoded = []
+        for role, field, is_id in self._output_fields():
+            pos = self._positions[field]
+            rows, codes, uniques = ids[pos][:3] if is_id else cells[pos]
+            multi = False if is_id else exploded[pos]
+            counts = np.bincount(codes, minlength=len(uniques))
+            known = np.flatnonzero(counts >= (1 if is_id else self.min_frequency))
+            known = known[_sort_order(uniques[known])]
+            id_of_code = np.full(len(uniques), UNK_ID, dtype=np.int32)
+            id_of_code[known] = np.arange(2, len(known) + 2, dtype=np.int32)
+            per_row = np.bincount(rows) if multi and len(rows) else np.ones(1, int)
+            self.multi_valued_[field] = multi
+            self.field_widths_[field] = int(max(per_row.max(), 1))
+            self.vocabularies_[field] = pd.Index(uniques[known])
+            self.vocabulary_sizes_[f"{role}:{field}"] = len(known) + 2
+            encoded.append((rows, id_of_code[codes], multi))
+        return encoded, index
+
+    def _resolve_columns(self, names, named):
+        """Positions of the id columns and of the listed features (or None)."""
+
+        def resolve(spec, param, fallback=None):
+            if isinstance(spec, str):
+                if spec in names:
+                    return names.index(spec)
+                if named or fallback is None:
+                    raise ValueError(f"{param}: unknown column(s) [{spec!r}].")
+                return fallback
+            if not -len(names) <= spec < len(names):
+                raise ValueError(
+                    f"{param}: column position {spec} is out of range for X with "
+                    f"{len(names)} columns."
+                )
+            return int(spec) % len(names)
+
+        ids = {"user_col": resolve(self.user_col, "user_col", fallback=0)}
+        ids["item_col"] = resolve(self.item_col, "item_col", fallback=1)
+        if ids["user_col"] == ids["item_col"]:
+            raise ValueError(
+                f"user_col and item_col both refer to column {names[ids['user_col']]!r}."
+            )
+        lists = {}
+        for param in ("user_features", "item_features"):
+            specs = getattr(self, param)
+            unknown = [s for s in specs or () if isinstance(s, str) and s not in names]
+            if unknown:
+                raise ValueError(f"{param}: unknown column(s) {unknown}.")
+            lists[param] = None if specs is None else [resolve(s, param) for s in specs]
+            for id_param, pos in ids.items():
+                if pos in (lists[param] or ()):
+                    raise ValueError(
+                        f"Column {names[pos]!r} is the id column {id_param} and "
+                        f"cannot also be listed in {param}."
+                    )
+            repeated = sorted({names[p] for p in lists[param] or () if lists[param].count(p) > 1})
+            if repeated:
+                raise ValueError(f"{param} lists column(s) {repeated} more than once.")
+        both = set(lists["user_features"] or ()) & set(lists["item_features"] or ())
+        if both:
+            raise ValueError(
+                f"Column(s) {sorted(names[p] for p in both)} are listed in both "
+                "user_features and item_features."
+            )
+        return ids["user_col"], ids["item_col"], *lists.values()
+
+    def _infer_roles(self, cells, user_codes, item_codes, names, n_rows):
+        n_users, n_items = user_codes.max() + 1, item_codes.max() + 1
+        users, items = [], []
+        for pos, (rows, codes, uniques) in cells.items():
+            keys = _cell_keys(n_rows, rows, codes, len(uniques))
+            if _constant_within(keys, user_codes, n_users):
+                users.append(pos)
+            elif _constant_within(keys, item_codes, n_items):
+                items.append(pos)
+            else:
+                # SAIN has a user side and an item side only; guessing would
+                # silently attach a per-interaction column (a timestamp, a
+                # context) to one of them.
+                raise ValueError(
+                    f"Cannot infer the role of column {names[pos]!r}: its value changes "
+                    "within a user and within an item. Pass it in user_features= or "
+                    "item_features= (or leave it out of both lists to drop it)."
+                )
+        return users, items
+
+    def _output_fields(self):
+        return [
+            ("user", self.user_col_, True),
+            ("item", self.item_col_, True),
+            *(("user", field, False) for field in self.user_features_),
+            *(("item", field, False) for field in self.item_features_),
+        ]
+
+    def _field_name(self, field):
+        if field in self.vocabularies_:
+            return field
+        match = re.fullmatch(r"(user|item):(.*?)(\[\d+\])?", str(field))
+        if match:
+            for role, name, _ in self._output_fields():
+                if (role, name) == match.group(1, 2):
+                    return name
+        raise ValueError(
+            f"Unknown field {field!r}; fields are {list(self.vocabularies_)}."
+        )
+
+    def _assemble(self, encoded, index):
+        columns = self.get_feature_names_out()
+        out = np.full((len(index), len(columns)), PAD_ID, dtype=np.int32)
+        offset = 0
+        for (_, field, _), (rows, ids, exploded) in zip(self._output_fields(), encoded):
+            width = self.field_widths_[field]
+            if exploded:
+                slots = _slots(rows)
+                keep = slots < width
+                out[rows[keep], offset + slots[keep]] = ids[keep]
+            else:
+                out[rows, offset] = ids
+            offset += width
+        frame = pd.DataFrame(out, index=index, columns=columns, copy=False)
+        frame.attrs["sklearn_sain"] = {"vocabulary_sizes": dict(self.vocabulary_sizes_)}
+        return frame
+
+
+def _row_index(data):
+    if isinstance(data, pd.DataFrame):
+        return data.index
+    return pd.RangeIndex(data.shape[0])
+
+
+def _column(data, position):
+    if isinstance(data, pd.DataFrame):
+        column = data.iloc[:, position]
+        if isinstance(column.dtype, np.dtype):
+            return column.to_numpy()
+        # Extension dtypes (str, category, nullable ints) hold missing values
+        # as pd.NA or NaN objects, which the object path understands.
+        return column.to_numpy(dtype=object)
+    return data[:, position]
+
+
+def _value_tokens(value, sep, inside_list):
+    """Tokens of one distinct cell value, and whether it counts as multi-valued."""
+    if isinstance(value, str):
+        multi = not inside_list and sep is not None and sep in value
+        parts = value.split(sep) if multi else (value,)
+        return [t for t in dict.fromkeys(p.strip() for p in parts) if t], multi
+    if isinstance(value, (tuple, frozenset)) and not inside_list:
+        tokens = [t for item in value for t in _value_tokens(item, None, True)[0]]
+        return list(dict.fromkeys(tokens)), True
+    if value is None or value is pd.NA:
+        return [], False
+    if isinstance(value, SCALAR_TYPES) and not isinstance(value, COMPLEX_TYPES):
+        return ([] if pd.isna(value) else [value]), False
+    raise BadCell(value, inside_list)
+
+
+def _label(index, position):
+    label = index[position]
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def _first_row(codes, code, index, rows=None):
+    position = int(np.argmax(codes == code))
+    return _label(index, position if rows is None else rows[position])
+
+
+def _tokenize(values, column, index, sep, is_id):
+    """Tokens of one column as ``(rows, codes, uniques, exploded)``.
+
+    One entry per token, ascending by row and in cell order: ``rows`` is the
+    row position and ``codes`` indexes ``uniques``, the distinct tokens.
+    ``exploded`` tells whether a cell was list-like or held ``sep``. Work
+    that depends on the value only (splitting, stripping, type checks) runs
+    once per distinct cell value rather than once per row.
+    """
+    kind = values.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported (column {column!r}).")
+    if kind in "US":
+        values = values.astype(object)
+    try:
+        codes, uniques = pd.factorize(values)
+    except TypeError:  # unhashable cells: lists, sets, arrays, dicts
+        if is_id:
+            bad = scan_cell_types(values, allow_lists=False)[3]
+            raise cell_error(BadCell(values[bad], False), column, _label(index, bad)) from None
+        return _tokenize_lists(values, column, index, sep)
+    if is_id:
+        return _check_ids(codes, uniques, column, index)
+    if uniques.dtype != object:
+        rows = np.flatnonzero(codes >= 0)
+        return rows, codes[rows], uniques, False
+    tokens, exploded = [], False
+    for code, value in enumerate(uniques):
+        try:
+            cell, multi = _value_tokens(value, sep, False)
+        except BadCell as error:
+            raise cell_error(error, column, _first_row(codes, code, index)) from None
+        tokens.append(cell)
+        exploded |= multi
+    lengths = np.fromiter(map(len, tokens), dtype=np.intp, count=len(tokens))
+    flat = np.fromiter(chain.from_iterable(tokens), dtype=object, count=lengths.sum())
+    flat_codes, token_uniques = pd.factorize(flat)
+    offsets = np.cumsum(lengths) - lengths
+    cells = np.flatnonzero(codes >= 0)
+    counts = lengths[codes[cells]]
+    rows = np.repeat(cells, counts)
+    start = np.repeat(offsets[codes[cells]] - (np.cumsum(counts) - counts), counts)
+    return rows, flat_codes[start + np.arange(len(rows))], token_uniques, exploded
+
+
+def _check_ids(codes, uniques, column, index):
+    """Refuse missing, empty, infinite or list-like ids."""
+    if uniques.dtype == object:
+        bad = scan_cell_types(uniques, allow_lists=False)[3]
+        if bad is not None:
+            row = _first_row(codes, bad, index)
+            raise cell_error(BadCell(uniques[bad], False), column, row)
+        empty = np.flatnonzero(uniques == "")
+        if len(empty):
+            codes = np.where(codes == empty[0], -1, codes)
+    if (codes < 0).any():
+        raise ValueError(
+            f"Column {column!r} (an id column) has a missing value (None, NaN, "
+            f"pd.NA or '') at row {_first_row(codes, -1, index)!r}; every row "
+            "needs a user and an item id."
+        )
+    if uniques.dtype.kind == "f" and np.isinf(uniques).any():
+        code = int(np.flatnonzero(np.isinf(uniques))[0])
+        raise ValueError(
+            f"Column {column!r} (an id column) has an infinite value at row "
+            f"{_first_row(codes, code, index)!r}."
+        )
+    return np.arange(len(codes)), codes, uniques, False
+
+
+def _tokenize_lists(values, column, index, sep):
+    """``_tokenize`` for columns with list-like cells, which cannot be hashed."""
+    _, has_str, has_scalars, bad = scan_cell_types(values, allow_lists=True)
+    if bad is not None:
+        raise cell_error(BadCell(values[bad], False), column, _label(index, bad))
+    if has_str and sep is not None:
+        values = values.copy()
+        where = np.flatnonzero([isinstance(v, str) for v in values])
+        strings = pd.Series(values[where], dtype=object)
+        hit = strings.str.contains(sep, regex=False).to_numpy(dtype=bool)
+        values[where[hit]] = strings[hit].str.split(sep, regex=False).to_numpy()
+    if has_str or has_scalars:
+        cells = pd.Series(values, dtype=object).explode()
+        rows, items = cells.index.to_numpy(), cells.to_numpy(dtype=object)
+    else:
+        # Only list-likes: flattening them directly beats Series.explode.
+        lengths = np.fromiter(map(len, values), dtype=np.intp, count=len(values))
+        items = np.fromiter(chain.from_iterable(values), dtype=object, count=lengths.sum())
+        rows = np.repeat(np.arange(len(values)), lengths)
+    try:
+        item_codes, item_uniques = pd.factorize(items)
+    except TypeError:
+        bad = scan_cell_types(items, allow_lists=False)[3]
+        raise cell_error(BadCell(items[bad], True), column, _label(index, rows[bad])) from None
+    tokens = np.empty(len(item_uniques), dtype=object)
+    for code, value in enumerate(item_uniques):
+        try:
+            cell, _ = _value_tokens(value, None, True)
+        except BadCell as error:
+            row = _first_row(item_codes, code, index, rows)
+            raise cell_error(error, column, row) from None
+        tokens[code] = cell[0] if cell else None
+    token_codes, uniques = pd.factorize(tokens)
+    # Appending -1 lets missing items (code -1) map to -1 as well.
+    codes = np.append(token_codes, -1)[item_codes]
+    rows, codes = rows[codes >= 0], codes[codes >= 0]
+    return (*_drop_repeats(rows, codes), uniques, True)
+
+
+def _drop_repeats(rows, codes):
+    """Keep the first occurrence of each value within a cell."""
+    if not len(rows):
+        return rows, codes
+    longest = int(np.bincount(rows).max())
+    if longest > 16:
+        repeated = pd.DataFrame({"row": rows, "code": codes}).duplicated().to_numpy()
+    else:
+        # Cells are short: comparing each token with the few before it is
+        # much cheaper than hashing every (row, value) pair.
+        repeated = np.zeros(len(rows), dtype=bool)
+        for lag in range(1, longest):
+            repeated[lag:] |= (rows[lag:] == rows[:-lag]) & (codes[lag:] == codes[:-lag])
+    if repeated.any():
+        rows, codes = rows[~repeated], codes[~repeated]
+    return rows, codes
+
+
+def _slots(rows):
+    """Position of each token inside its cell, for ascending ``rows``."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.intp)
+    order = np.arange(len(rows))
+    starts = np.empty(len(rows), dtype=bool)
+    starts[0] = True
+    np.not_equal(rows[1:], rows[:-1], out=starts[1:])
+    return order - np.maximum.accumulate(np.where(starts, order, 0))
+
+
+def _sort_order(values):
+    try:
+        return np.argsort(values, kind="stable")
+    except TypeError:
+        return np.arange(len(values))
+
+
+def _cell_keys(n_rows, rows, codes, n_values):
+    """One integer per row that identifies the set of values in its cell.
+
+    Sums of random 64-bit weights identify sets without sorting them; two
+    different cells collide with probability about 2**-64.
+    """
+    weights = np.random.default_rng(0).integers(
+        0, np.iinfo(np.uint64).max, size=n_values, dtype=np.uint64, endpoint=True
+    )
+    keys = np.zeros(n_rows, dtype=np.uint64)
+    np.add.at(keys, rows, weights[codes])
+    return keys
+
+
+def _constant_within(keys, groups, n_groups):
+    reference = np.empty(n_groups, dtype=keys.dtype)
+    reference[groups] = keys
+    return bool((reference[groups] == keys).all())

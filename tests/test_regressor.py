@@ -1,0 +1,289 @@
+"""SAINRegressor as a scikit-learn estimator: fitting, prediction, search, persistence."""
+
+import io
+import pickle
+import re
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_sain import SAINEncoder, SAINRegressor
+from sklearn_sain.datasets import make_ratings
+
+FAST = dict(max_epochs=3, device="cpu", random_state=0)
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    X, y = make_ratings(n_users=60, n_items=40, n_ratings=1500, random_state=0)
+    return train_test_split(X, y, test_size=0.2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(ratings):
+    X_train, _, y_train, _ = ratings
+    return SAINRegressor(**FAST).fit(X_train, y_train)
+
+
+def rmse(a, b):
+    return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
+
+
+@parametrize_with_checks(
+    [SAINRegressor(encoder=SAINEncoder(user_col=0, item_col=1, user_features=[]), max_epochs=3, device="cpu",
+                   random_state=0)]
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_fit_sets_documented_attributes(fitted, ratings):
+    X_train = ratings[0]
+    assert isinstance(fitted.encoder_, SAINEncoder)
+    assert isinstance(fitted.module_, torch.nn.Module)
+    assert fitted.device_ == torch.device("cpu")
+    assert fitted.n_features_in_ == X_train.shape[1]
+    assert list(fitted.feature_names_in_) == list(X_train.columns)
+    assert len(fitted.loss_curve_) == fitted.n_iter_ == 3
+    assert len(fitted.validation_scores_) == 3
+    assert 1 <= fitted.best_epoch_ <= fitted.n_iter_
+    assert fitted.validation_scores_[fitted.best_epoch_ - 1] == min(fitted.validation_scores_)
+
+
+def test_predictions_are_finite_1d_and_clipped(fitted, ratings):
+    _, X_test, y_train, _ = ratings
+    pred = fitted.predict(X_test)
+    assert pred.shape == (len(X_test),) and pred.dtype == np.float64
+    assert np.isfinite(pred).all()
+    assert pred.min() >= y_train.min() and pred.max() <= y_train.max()
+
+
+def test_learns_better_than_global_mean_and_uses_interaction():
+    X, y = make_ratings(n_users=150, n_items=80, n_ratings=6000, random_state=1)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
+    model = SAINRegressor(max_epochs=15, device="cpu", random_state=0, batch_size=256,
+                          learning_rate=3e-3).fit(X_train, y_train)
+    baseline = rmse(y_test, np.full(len(y_test), y_train.mean()))
+    assert rmse(y_test, model.predict(X_test)) < 0.9 * baseline
+    assert model.score(X_test, y_test) > 0.2
+
+
+def test_same_random_state_gives_identical_predictions_without_touching_global_rng(ratings):
+    X_train, X_test, y_train, _ = ratings
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    first = SAINRegressor(**FAST).fit(X_train, y_train).predict(X_test)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    second = SAINRegressor(**FAST).fit(X_train, y_train).predict(X_test)
+    np.testing.assert_array_equal(first, second)
+    other = SAINRegressor(**{**FAST, "random_state": 1}).fit(X_train, y_train).predict(X_test)
+    assert not np.array_equal(first, other)
+
+
+def test_pipeline_with_encoder_matches_raw_input(ratings, fitted):
+    X_train, X_test, y_train, _ = ratings
+    pipe = make_pipeline(SAINEncoder(), SAINRegressor(**FAST)).fit(X_train, y_train)
+    assert pipe[-1].encoder_ is None
+    np.testing.assert_allclose(pipe.predict(X_test), fitted.predict(X_test), rtol=1e-6)
+
+
+def test_model_fitted_on_encoded_input_rejects_raw_input(ratings):
+    X_train, X_test, y_train, _ = ratings
+    encoder = SAINEncoder().fit(X_train)
+    model = SAINRegressor(**FAST).fit(encoder.transform(X_train), y_train)
+    with pytest.raises(ValueError, match="SAINEncoder output"):
+        model.predict(X_test)
+
+
+def test_eval_set_drives_early_stopping_and_restores_best_epoch(ratings):
+    X_train, X_test, y_train, y_test = ratings
+    model = SAINRegressor(max_epochs=40, n_iter_no_change=2, learning_rate=0.02, device="cpu",
+                          random_state=0, clip_predictions=False)
+    model.fit(X_train, y_train, eval_set=(X_test, y_test))
+    assert model.n_iter_ < 40
+    assert model.n_iter_ - model.best_epoch_ == 2
+    assert rmse(y_test, model.predict(X_test)) == pytest.approx(min(model.validation_scores_), rel=1e-4)
+
+
+def test_without_early_stopping_runs_all_epochs(ratings):
+    X_train, _, y_train, _ = ratings
+    model = SAINRegressor(**{**FAST, "max_epochs": 2}, early_stopping=False).fit(X_train, y_train)
+    assert model.n_iter_ == 2 and model.validation_scores_ == [] and model.best_epoch_ == 2
+
+
+def test_verbose_prints_one_line_per_epoch(ratings, capsys):
+    X_train, _, y_train, _ = ratings
+    SAINRegressor(**{**FAST, "max_epochs": 2}, verbose=1).fit(X_train, y_train)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    pattern = r"epoch +\d+ \| train loss [\d.]+ \| valid RMSE [\d.]+ \| [\d.]+s"
+    assert all(re.fullmatch(pattern, line) for line in lines)
+
+
+def test_cold_start_users_and_items_get_finite_feature_driven_predictions(fitted, ratings):
+    X_test = ratings[1]
+    rows = X_test.head(2).copy()
+    rows["user_id"] = [10_001, 10_002]
+    rows["item_id"] = [20_001, 20_002]
+    pred = fitted.predict(rows)
+    assert np.isfinite(pred).all()
+    # the same unseen pair with other features gets another answer: content carries it
+    changed = rows.copy()
+    changed["occupation"] = [rows["occupation"].iloc[1], rows["occupation"].iloc[0]]
+    changed["genres"] = [rows["genres"].iloc[1], rows["genres"].iloc[0]]
+    if not changed[["occupation"]].equals(rows[["occupation"]]):
+        assert not np.allclose(fitted.predict(changed), pred)
+
+
+def test_constant_target_predicts_the_constant(ratings):
+    X_train, X_test, _, _ = ratings
+    model = SAINRegressor(**FAST).fit(X_train, np.full(len(X_train), 4.0))
+    np.testing.assert_allclose(model.predict(X_test), 4.0)
+
+
+def test_clone_and_params_round_trip():
+    model = SAINRegressor(top_k=4, n_heads=4, embed_dim=32, encoder=SAINEncoder(sep=";"))
+    params = model.get_params()
+    assert params["top_k"] == 4 and params["encoder__sep"] == ";"
+    copy = clone(model)
+    assert copy.get_params()["encoder__sep"] == ";" and copy.encoder is not model.encoder
+    assert model.set_params(top_k=None).top_k is None
+
+
+def test_grid_search_over_architecture_on_raw_frames(ratings):
+    X_train, _, y_train, _ = ratings
+    grid = GridSearchCV(
+        SAINRegressor(max_epochs=1, device="cpu", random_state=0),
+        {"top_k": [2, None], "n_heads": [1, 2], "embed_dim": [8, 16]},
+        cv=2,
+        scoring="neg_root_mean_squared_error",
+    ).fit(X_train, y_train)
+    assert len(grid.cv_results_["params"]) == 8
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    assert grid.best_estimator_.embed_dim in (8, 16)
+
+
+def test_grid_search_and_cross_val_on_pipeline(ratings):
+    X_train, _, y_train, _ = ratings
+    pipe = make_pipeline(SAINEncoder(), SAINRegressor(max_epochs=1, device="cpu", random_state=0))
+    grid = GridSearchCV(pipe, {"sainregressor__top_k": [1, 3]}, cv=2).fit(X_train, y_train)
+    assert set(grid.cv_results_["param_sainregressor__top_k"]) == {1, 3}
+    scores = cross_val_score(pipe, X_train, y_train, cv=KFold(3, shuffle=True, random_state=0))
+    assert scores.shape == (3,) and np.isfinite(scores).all()
+
+
+def test_joblib_round_trip_gives_identical_predictions(fitted, ratings, tmp_path):
+    X_test = ratings[1]
+    path = tmp_path / "model.joblib"
+    joblib.dump(fitted, path)
+    loaded = joblib.load(path)
+    np.testing.assert_array_equal(loaded.predict(X_test), fitted.predict(X_test))
+    assert all(t.device.type == "cpu" for t in loaded.module_.state_dict().values())
+
+
+def test_pickle_holds_cpu_tensors_only(fitted):
+    state = fitted.__getstate__()
+    assert isinstance(state["module_"], dict)
+    assert all(t.device.type == "cpu" for t in state["module_"].values())
+    assert isinstance(fitted.module_, torch.nn.Module)  # pickling did not strip the live model
+
+
+def test_cuda_fitted_model_loads_on_cpu_with_warning(fitted, ratings, monkeypatch):
+    X_test = ratings[1]
+    expected = fitted.predict(X_test)
+    fake = pickle.loads(pickle.dumps(fitted))
+    fake.device_ = torch.device("cuda:0")  # as if it had been fitted on a GPU
+    buffer = io.BytesIO()
+    fake_state = fake.__getstate__()
+    buffer.write(pickle.dumps(fake_state))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    restored = SAINRegressor.__new__(SAINRegressor)
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        restored.__setstate__(pickle.loads(buffer.getvalue()))
+    assert restored.device_ == torch.device("cpu")
+    np.testing.assert_array_equal(restored.predict(X_test), expected)
+
+
+def test_predict_before_fit_raises_not_fitted(ratings):
+    with pytest.raises(NotFittedError):
+        SAINRegressor().predict(ratings[1])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"top_k": 0}, "top_k"),
+        ({"n_heads": 3}, "n_heads=3 must divide feature_dim=16"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"norm": "group"}, "norm must be one of"),
+        ({"loss": "mae"}, "loss must be one of"),
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"device": "tpu"}, "device='tpu'"),
+    ],
+)
+def test_invalid_parameters_are_named(params, match, ratings):
+    X_train, _, y_train, _ = ratings
+    with pytest.raises(ValueError, match=re.escape(match) if "=" in match else match):
+        SAINRegressor(**{**FAST, **params}).fit(X_train, y_train)
+
+
+def test_encoder_parameter_must_be_a_sain_encoder(ratings):
+    X_train, _, y_train, _ = ratings
+    with pytest.raises(TypeError, match="encoder must be a SAINEncoder"):
+        SAINRegressor(encoder="onehot").fit(X_train, y_train)
+
+
+@pytest.mark.parametrize(
+    "target, match",
+    [
+        (lambda n: np.r_[np.nan, np.ones(n - 1)], "NaN"),
+        (lambda n: np.r_[np.inf, np.ones(n - 1)], "infinity"),
+        (lambda n: np.ones(n - 1), "values but X has"),
+        (lambda n: np.array(["good"] * n, dtype=object), "float"),
+    ],
+)
+def test_bad_targets_are_rejected(target, match, ratings):
+    X_train = ratings[0]
+    with pytest.raises(ValueError, match=match):
+        SAINRegressor(**FAST).fit(X_train, target(len(X_train)))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_requested_without_cuda_is_a_clear_error(ratings):
+    X_train, _, y_train, _ = ratings
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        SAINRegressor(device="cuda").fit(X_train, y_train)
+
+
+def test_frame_without_features_is_biased_mf():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"user_id": rng.integers(0, 30, 600), "item_id": rng.integers(0, 20, 600)})
+    y = rng.integers(1, 6, 600).astype(float)
+    model = SAINRegressor(**FAST).fit(X, y)
+    assert model.module_.has_content is False
+    assert np.isfinite(model.predict(X)).all()
+
+
+@pytest.mark.gpu
+@cuda
+def test_cuda_fit_predict_and_cpu_pickle(ratings):
+    X_train, X_test, y_train, _ = ratings
+    model = SAINRegressor(max_epochs=2, device="cuda", random_state=0).fit(X_train, y_train)
+    assert next(model.module_.parameters()).device.type == "cuda"
+    pred = model.predict(X_test)
+    assert np.isfinite(pred).all()
+    state = model.__getstate__()
+    assert all(t.device.type == "cpu" for t in state["module_"].values())
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(model)).predict(X_test), pred, rtol=1e-5)
