@@ -60,8 +60,8 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         When both ``user_features`` and ``item_features`` are None, each other
         column's role is inferred: a column whose value never changes within
         a user is a user feature, else one that never changes within an item
-        is an item feature, else (a per-interaction column) it is encoded as
-        an item feature with a ``UserWarning`` naming it. When only
+        is an item feature, else (a per-interaction column such as a
+        timestamp) ``fit`` raises a ``ValueError`` naming it. When only
         one list is given, every other column goes to the other role. When
         both are given, unlisted columns are ignored.
 
