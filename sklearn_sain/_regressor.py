@@ -76,6 +76,10 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
         Minimum improvement of the validation RMSE that counts.
+    weight_averaging : float or None, default=None
+        Decay of an exponential moving average of the weights over training
+        steps (e.g. 0.999); the average is what gets validated and kept.
+        None trains and keeps the plain weights.
     clip_predictions : bool, default=True
         Clip predictions to the range of the training targets.
     encoder : SAINEncoder or None, default=None
@@ -147,6 +151,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        weight_averaging=None,
         clip_predictions=True,
         encoder=None,
         device="auto",
@@ -169,6 +174,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.weight_averaging = weight_averaging
         self.clip_predictions = clip_predictions
         self.encoder = encoder
         self.device = device
@@ -201,6 +207,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                      min_val=0.0, max_val=1.0, include_boundaries="left")
         check_scalar(self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1)
         check_scalar(self.tol, "tol", numbers.Real, min_val=0.0)
+        if self.weight_averaging is not None:
+            check_scalar(self.weight_averaging, "weight_averaging", numbers.Real, min_val=0.0,
+                         max_val=1.0, include_boundaries="neither")
         check_scalar(self.verbose, "verbose", numbers.Integral)
         if self.encoder is not None and not isinstance(self.encoder, SAINEncoder):
             raise TypeError(
@@ -330,6 +339,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                 tol=self.tol,
                 target_scale=self.target_scale_,
                 rng=rng,
+                weight_averaging=self.weight_averaging,
                 verbose=self.verbose,
             )
         self.loss_curve_ = history.loss_curve

@@ -91,6 +91,7 @@ def train_module(
     tol: float,
     target_scale: float,
     rng: np.random.RandomState,
+    weight_averaging: float | None = None,
     verbose: int = 0,
 ) -> History:
     """Train ``module`` in place and return its history.
@@ -98,8 +99,21 @@ def train_module(
     Validation RMSE is reported in the original target units (``target_scale``
     undoes the standardisation). With a validation set the weights of the best
     epoch are restored at the end.
+
+    With ``weight_averaging`` (a decay such as 0.999), an exponential moving
+    average of the weights is kept across steps and it, not the last iterate,
+    is evaluated and returned: averaging the noisy Adam trajectory behaves like
+    a cheap ensemble and delays overfitting of the id embeddings.
     """
     optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
+    averaged = None
+    if weight_averaging is not None:
+        averaged = torch.optim.swa_utils.AveragedModel(
+            module,
+            multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(weight_averaging),
+            use_buffers=True,
+        )
+    evaluated = module if averaged is None else averaged.module
     history = History()
     best_score, best_state, stale = np.inf, None, 0
     device = train.users.device
@@ -118,6 +132,8 @@ def train_module(
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(module)
             total += batch_loss.detach()
             n_batches += 1
         epoch_loss = float(total) / max(n_batches, 1)
@@ -130,22 +146,22 @@ def train_module(
         history.n_iter = epoch
         message = f"epoch {epoch:3d} | train loss {epoch_loss:.4f}"
         if valid is not None:
-            error = predict_rows(module, valid) - valid.target
+            error = predict_rows(evaluated, valid) - valid.target
             score = float(torch.sqrt(torch.mean(error**2))) * target_scale
             history.validation_scores.append(score)
             message += f" | valid RMSE {score:.4f}"
             if score < best_score - tol:
                 best_score, stale, history.best_epoch = score, 0, epoch
-                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
             else:
                 stale += 1
         if verbose:
             print(f"{message} | {time.perf_counter() - started:.2f}s", flush=True)
         if valid is not None and early_stopping and stale >= n_iter_no_change:
             break
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    else:
+    if best_state is None:
         history.best_epoch = history.n_iter
+        best_state = evaluated.state_dict()
+    module.load_state_dict(best_state)
     module.eval()
     return history
