@@ -13,6 +13,7 @@ Datasets live in :mod:`sklearn_sain.datasets`.
 __version__ = "0.1.0"
 
 from ._encoder import SAINEncoder
+from ._persistence import load, save
 from ._regressor import SAINRegressor
 
-__all__ = ["SAINEncoder", "SAINRegressor", "__version__"]
+__all__ = ["SAINEncoder", "SAINRegressor", "load", "save", "__version__"]

@@ -8,6 +8,7 @@ works with nothing but the DataFrame passed between the steps.
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass
 
@@ -65,17 +66,77 @@ class TokenLayout:
         Ids beyond the fitted vocabularies (an encoder refitted on other data)
         become the unknown id instead of indexing past an embedding table.
         """
-        values = encoded.to_numpy(dtype=np.int64, copy=True)
+        values = id_matrix(encoded)
         limits = np.array(
             [self.n_users, self.n_items]
             + [f.vocabulary_size for f in self.fields for _ in range(f.width)],
             dtype=np.int64,
         )
-        if (values < 0).any():
-            bad = encoded.columns[(values < 0).any(axis=0)][0]
-            raise ValueError(f"Encoded column {bad!r} holds negative ids; ids must be >= 0")
         values[values >= limits] = UNKNOWN_ID
         return values[:, 0], values[:, 1], values[:, 2:]
+
+
+def id_matrix(encoded: pd.DataFrame) -> np.ndarray:
+    """The token ids of an encoded table as a new int64 array.
+
+    SAINEncoder output (int32) takes the fast path. Anything else, such as
+    a table that went through a merge and came back as floats with NaN, is
+    checked column by column so that a bad id is reported by column and row
+    instead of being truncated, wrapped around or failing inside numpy.
+    """
+    if all(isinstance(d, np.dtype) and d.kind == "i" for d in encoded.dtypes):
+        values = encoded.to_numpy(dtype=np.int64, copy=True)
+    else:
+        values = np.empty(encoded.shape, dtype=np.int64)
+        for j in range(encoded.shape[1]):
+            values[:, j] = _column_ids(encoded.iloc[:, j], encoded.columns[j], encoded.index)
+    if (values < 0).any():
+        j = int(np.flatnonzero((values < 0).any(axis=0))[0])
+        row = encoded.index[int(np.argmax(values[:, j] < 0))]
+        raise ValueError(
+            f"Encoded column {encoded.columns[j]!r} holds a negative id at row {row!r}; "
+            "ids must be >= 0"
+        )
+    return values
+
+
+def _column_ids(column: pd.Series, name, index) -> np.ndarray:
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        # uint64 ids past the int64 range are beyond any vocabulary: unknown
+        return np.minimum(column.to_numpy(), np.iinfo(np.int64).max).astype(np.int64)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        floats = column.to_numpy(dtype=np.float64)
+    else:
+        values = column.to_numpy(dtype=object)
+        missing = pd.isna(values)
+        if missing.any():
+            floats = np.where(missing, np.nan, 0.0)
+        else:
+            bad = [kind for kind in set(map(type, values))
+                   if not issubclass(kind, numbers.Real) or issubclass(kind, (bool, np.bool_))]
+            if bad:
+                position = next(i for i, v in enumerate(values) if type(v) in bad)
+                raise TypeError(
+                    f"Encoded column {name!r}, row {index[position]!r}: token ids must be "
+                    f"integers, got a value of type {bad[0].__name__}"
+                )
+            # ints past the float range are past any vocabulary too
+            floats = np.array([min(v, 2**62) for v in values], dtype=np.float64)
+    if np.isnan(floats).any():
+        row = index[int(np.argmax(np.isnan(floats)))]
+        raise ValueError(
+            f"Encoded column {name!r} has a missing value at row {row!r}; encoded tables "
+            "hold an id in every cell (0 for padding)"
+        )
+    whole = np.isfinite(floats) & (floats == np.floor(floats))
+    if not whole.all():
+        position = int(np.argmin(whole))
+        raise ValueError(
+            f"Encoded column {name!r} holds {float(floats[position])!r} at row "
+            f"{index[position]!r}; token ids must be whole numbers"
+        )
+    return np.minimum(floats, 2.0**62).astype(np.int64)
 
 
 def is_encoded(X) -> bool:
@@ -100,7 +161,7 @@ def layout_of(encoded: pd.DataFrame, vocabulary_sizes: dict | None = None) -> To
     columns = [str(c) for c in encoded.columns]
     if vocabulary_sizes is None:
         vocabulary_sizes = encoded.attrs.get(ATTRS_KEY, {}).get("vocabulary_sizes")
-    observed = encoded.max(axis=0).to_numpy() if len(encoded) else np.zeros(len(columns))
+    observed = id_matrix(encoded).max(axis=0) if len(encoded) else np.zeros(len(columns))
 
     def size(key: str, positions: list) -> int:
         largest = int(max(observed[p] for p in positions)) + 1

@@ -223,7 +223,7 @@ class SAINModule(nn.Module):
         n_heads: int = 2,
         top_k: int | None = 8,
         dropout: float = 0.1,
-        norm: str = "layer",
+        norm: str = "batch",
         top_k_at_predict: bool = True,
     ):
         super().__init__()

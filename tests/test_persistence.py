@@ -1,0 +1,439 @@
+"""Safe persistence: tensors + JSON written by save(), read back without unpickling."""
+
+import datetime
+import io
+import json
+import pickle
+import warnings
+import zipfile
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import StandardScaler
+
+import sklearn_sain
+from sklearn_sain import SAINEncoder, SAINRegressor
+from sklearn_sain._persistence import FORMAT, FORMAT_VERSION
+
+FAST = dict(max_epochs=2, device="cpu", random_state=0, embed_dim=8, feature_dim=4, batch_size=16)
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def tiny_ratings(n_rows=40, seed=0):
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, 8, n_rows)
+    items = rng.integers(0, 6, n_rows)
+    genres = np.array(["Drama|Comedy", "Action", "Comedy", "Drama|Action|War", "Noir", ""])
+    X = pd.DataFrame(
+        {"user_id": [f"u{u}" for u in users], "item_id": items, "age": 20.5 + users % 4,
+         "genres": genres[items]}
+    )
+    return X, 1.0 + (users % 5 + items % 3) / 2.0
+
+
+@pytest.fixture(scope="module")
+def data():
+    return tiny_ratings()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return SAINRegressor(**FAST, encoder=SAINEncoder(user_features=["age"])).fit(X, y)
+
+
+def round_trip(estimator, **load_kwargs):
+    buffer = io.BytesIO()
+    sklearn_sain.save(estimator, buffer)
+    buffer.seek(0)
+    return sklearn_sain.load(buffer, **load_kwargs)
+
+
+def assert_same_fitted_state(loaded, original):
+    assert sorted(vars(loaded)) == sorted(vars(original))
+    for name in ("n_features_in_", "layout_", "device_", "target_mean_", "target_scale_",
+                 "target_range_", "_module_kwargs", "loss_curve_", "validation_scores_",
+                 "best_epoch_", "n_iter_"):
+        assert getattr(loaded, name) == getattr(original, name), name
+    np.testing.assert_array_equal(loaded.feature_names_in_, original.feature_names_in_)
+    for key, tensor in original.module_.state_dict().items():
+        assert torch.equal(loaded.module_.state_dict()[key], tensor), key
+
+
+def assert_same_vocabularies(loaded, original):
+    assert list(loaded.vocabularies_) == list(original.vocabularies_)
+    for field, index in original.vocabularies_.items():
+        restored = loaded.vocabularies_[field]
+        assert restored.dtype == index.dtype, field
+        assert [type(v) for v in restored] == [type(v) for v in index], field
+        assert restored.equals(index), field
+
+
+# ---------------------------------------------------------------- round trips
+
+
+def test_regressor_round_trip_gives_identical_predictions(fitted, data, tmp_path):
+    X, _ = data
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    loaded = SAINRegressor.load(path)
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+    assert_same_fitted_state(loaded, fitted)
+    assert_same_vocabularies(loaded.encoder_, fitted.encoder_)
+    for name in ("user_col_", "item_col_", "user_features_", "item_features_", "multi_valued_",
+                 "field_widths_", "vocabulary_sizes_", "_positions", "n_features_in_"):
+        assert getattr(loaded.encoder_, name) == getattr(fitted.encoder_, name), name
+    assert sorted(vars(loaded.encoder_)) == sorted(vars(fitted.encoder_))
+    assert not loaded.module_.training
+
+
+def test_round_trip_keeps_parameters_and_stays_a_normal_estimator(fitted, data):
+    X, y = data
+    loaded = round_trip(fitted)
+    params, expected = loaded.get_params(), fitted.get_params()
+    assert params.pop("encoder").get_params() == expected.pop("encoder").get_params()
+    assert params == expected
+    refit = clone(loaded).fit(X, y)  # the same data and seed give the same model again
+    np.testing.assert_array_equal(refit.predict(X), fitted.predict(X))
+
+
+def test_unseen_rows_predict_the_same_after_loading(fitted, data):
+    X, _ = data
+    probe = X.head(3).assign(user_id=["new", "u1", "other"], genres=["Western", "", "Noir|New"])
+    np.testing.assert_array_equal(round_trip(fitted).predict(probe), fitted.predict(probe))
+
+
+def test_model_fitted_on_encoded_input_round_trips(data):
+    X, y = data
+    encoder = SAINEncoder(user_features=["age"]).fit(X)
+    encoded = encoder.transform(X)
+    model = SAINRegressor(**FAST).fit(encoded, y)
+    loaded = round_trip(model)
+    assert loaded.encoder_ is None
+    np.testing.assert_array_equal(loaded.predict(encoded), model.predict(encoded))
+    # the encoder step of a pipeline is saved on its own
+    loaded_encoder = round_trip(encoder)
+    assert isinstance(loaded_encoder, SAINEncoder)
+    pd.testing.assert_frame_equal(loaded_encoder.transform(X), encoded)
+    assert loaded_encoder.get_feature_names_out().tolist() == list(encoded.columns)
+
+
+def test_array_input_without_feature_names_round_trips():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 9, 30), rng.integers(0, 5, 30)])
+    y = rng.normal(size=30)
+    model = SAINRegressor(**FAST).fit(X, y)
+    loaded = round_trip(model)
+    assert not hasattr(loaded, "feature_names_in_")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_unusual_parameter_values_round_trip(data):
+    X, y = data
+    model = SAINRegressor(**{
+        **FAST, "random_state": np.random.RandomState(3), "device": torch.device("cpu"),
+        "top_k": None, "weight_averaging": 0.9, "dropout": 0.125, "l2_reg": np.float64(1e-5),
+        "max_epochs": np.int64(1),
+        "encoder": SAINEncoder(user_features=("age",), sep=";", max_values=2),
+    }).fit(X, y)
+    loaded = round_trip(model)
+    params = loaded.get_params()
+    assert params["device"] == torch.device("cpu") and params["top_k"] is None
+    assert params["max_epochs"] == 1 and params["l2_reg"] == 1e-5
+    assert params["encoder__user_features"] == ["age"] and params["encoder__sep"] == ";"
+    state = params["random_state"].get_state()
+    np.testing.assert_array_equal(state[1], model.random_state.get_state()[1])
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+# Every kind of value a vocabulary can hold; each must come back with the same
+# dtype, the same Python/numpy type per value and the same lookups.
+VOCABULARY_CASES = {
+    "int": [3, 1, 2, 1],
+    "uint64": np.array([1, 2**63 + 5, 3, 1], dtype=np.uint64),
+    "float": [1.5, np.inf, -0.0, -np.inf],
+    "float32": np.array([0.1, 2.5, 3.0, 0.1], dtype=np.float32),
+    "bool": [True, False, True, True],
+    "str": ["b", "a", "c", "a"],
+    "string-dtype": pd.array(["a", None, "b", "a"], dtype="string"),
+    "nullable-int": pd.array([1, None, 3, 1], dtype="Int64"),
+    "mixed": [1, "1", 2.5, "x|y"],
+    "numpy-scalars-in-lists": [[np.int64(1), np.float32(0.5)], [np.bool_(True)], [2**70], []],
+    "datetime": pd.to_datetime(["2020-01-01 00:00", "2021-06-30 12:00", None, "2020-01-01 00:00"]),
+    "timedelta": pd.to_timedelta([1, 2, None, 1], unit="h"),
+}
+
+
+@pytest.mark.parametrize("values", VOCABULARY_CASES.values(), ids=VOCABULARY_CASES.keys())
+def test_vocabulary_values_round_trip_exactly(values):
+    X = pd.DataFrame({"u": [1, 2, 1, 3], "i": [1, 1, 2, 2]})
+    X["f"] = values
+    encoder = SAINEncoder(user_col="u", item_col="i", user_features=[]).fit(X)
+    loaded = round_trip(encoder)
+    assert_same_vocabularies(loaded, encoder)
+    pd.testing.assert_frame_equal(loaded.transform(X), encoder.transform(X))
+
+
+def test_regressor_with_mixed_type_vocabularies_round_trips():
+    X = pd.DataFrame({
+        "user_id": [1, "1", 2.5, "bob", 1, "bob"] * 3,
+        "item_id": [np.int64(7), 8, 9, 7, 8, 9] * 3,
+        "tags": [[1, "a"], [2.5], ["a", True], [], [1, "a"], ["a", True]] * 3,
+    })
+    y = np.arange(len(X), dtype=float)
+    model = SAINRegressor(**FAST, encoder=SAINEncoder(user_features=[])).fit(X, y)
+    loaded = round_trip(model)
+    assert_same_vocabularies(loaded.encoder_, model.encoder_)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize(
+    "values, kind",
+    [
+        (pd.to_datetime(["2020", "2021", None, "2022"]).tz_localize("UTC"), "datetime64"),
+        ([datetime.date(2020, 1, 1), datetime.date(2021, 1, 1)] * 2, "date"),
+        ([[pd.Timestamp("2020"), "a"], [pd.Timestamp("2021")], [], []], "Timestamp"),
+    ],
+)
+def test_vocabularies_json_cannot_hold_are_refused_at_save(values, kind, tmp_path):
+    X = pd.DataFrame({"u": [1, 2, 1, 3], "i": [1, 1, 2, 2]})
+    X["when"] = values
+    model = SAINRegressor(**FAST, encoder=SAINEncoder(user_col="u", item_col="i",
+                                                      user_features=[])).fit(X, np.ones(4))
+    path = tmp_path / "model.sain"
+    path.write_bytes(b"previous file")
+    with pytest.raises(ValueError, match=f"field 'when' cannot be stored exactly.*{kind}"):
+        model.save(path)
+    assert path.read_bytes() == b"previous file"  # no half-written file replaced it
+    assert [p.name for p in tmp_path.iterdir()] == ["model.sain"]
+
+
+def test_unstorable_parameter_is_refused_at_save(fitted):
+    model = pickle.loads(pickle.dumps(fitted))
+    model.verbose = object()  # set after fit, as set_params would
+    with pytest.raises(ValueError, match="Parameter verbose=.* cannot be stored"):
+        round_trip(model)
+
+
+# ------------------------------------------------------------ what is stored
+
+
+def test_file_holds_only_tensors_and_json(fitted, tmp_path):
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    payload = torch.load(path, weights_only=True)
+    assert set(payload) == {"format", "format_version", "metadata", "tensors"}
+    assert payload["format"] == FORMAT and payload["format_version"] == FORMAT_VERSION
+    metadata = json.loads(payload["metadata"])
+    assert metadata["estimator"] == "SAINRegressor"
+    assert metadata["sklearn_sain_version"] == sklearn_sain.__version__
+    assert all(t.device.type == "cpu" for t in payload["tensors"].values())
+    assert set(payload["tensors"]) == set(fitted.module_.state_dict())
+
+
+# ---------------------------------------------------------- refused files
+
+
+CODE_RAN = []
+
+
+def _record(message):
+    CODE_RAN.append(message)
+
+
+class _Exploit:
+    """Unpickling this calls _record: proof that a loader ran code from the file."""
+
+    def __reduce__(self):
+        return (_record, ("code ran",))
+
+
+def _write_joblib(path, model):
+    joblib.dump(model, path)
+
+
+def _write_pickle(path, model):
+    path.write_bytes(pickle.dumps(model))
+
+
+def _write_torch_estimator(path, model):
+    torch.save(model, path)  # a zip archive, but holding a pickled estimator
+
+
+def _write_state_dict(path, model):
+    torch.save(model.module_.state_dict(), path)
+
+
+def _write_exploit_in_torch_file(path, model):
+    torch.save({"format": FORMAT, "format_version": 1, "metadata": _Exploit(), "tensors": {}},
+               path)
+
+
+def _write_exploit_pickle(path, model):
+    path.write_bytes(pickle.dumps(_Exploit()))
+
+
+def _write_other_zip(path, model):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data.txt", "not a model")
+
+
+def _write_numpy(path, model):
+    with open(path, "wb") as file:
+        np.save(file, np.ones(3))
+
+
+def _write_text(path, model):
+    path.write_text("user_id,item_id\n1,2\n")
+
+
+def _write_empty(path, model):
+    path.write_bytes(b"")
+
+
+def _write_truncated(path, model):
+    model.save(path)
+    path.write_bytes(path.read_bytes()[:500])
+
+
+@pytest.mark.parametrize(
+    "write, match",
+    [
+        (_write_joblib, "is not a sklearn_sain model file"),
+        (_write_pickle, "is not a sklearn_sain model file"),
+        (_write_exploit_pickle, "is not a sklearn_sain model file"),
+        (_write_torch_estimator, "holds objects other than tensors"),
+        (_write_exploit_in_torch_file, "holds objects other than tensors"),
+        (_write_state_dict, "a torch file but not a sklearn_sain model file"),
+        (_write_other_zip, "not a sklearn_sain model file"),
+        (_write_numpy, "is not a sklearn_sain model file"),
+        (_write_text, "is not a sklearn_sain model file"),
+        (_write_empty, "is not a sklearn_sain model file"),
+        (_write_truncated, "not a sklearn_sain model file"),
+    ],
+)
+def test_files_save_did_not_write_are_refused_without_running_code(write, match, fitted,
+                                                                   tmp_path):
+    pickle.loads(pickle.dumps(_Exploit()))
+    assert CODE_RAN == ["code ran"]  # the exploit does run under a plain unpickler
+    path = tmp_path / "model.bin"
+    write(path, fitted)
+    CODE_RAN.clear()
+    with pytest.raises(ValueError, match=match) as info:
+        sklearn_sain.load(path)
+    assert "joblib.load only if you trust" in str(info.value)
+    with pytest.raises(ValueError, match=match):
+        SAINRegressor.load(path)
+    assert CODE_RAN == []
+
+
+def _rewrite(path, edit):
+    payload = torch.load(path, weights_only=True)
+    edit(payload)
+    torch.save(payload, path)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda p: p.update(format_version=FORMAT_VERSION + 1), "newer than the version"),
+        (lambda p: p.update(format_version="1"), "invalid format_version"),
+        (lambda p: p.update(format="other_library"), "not a sklearn_sain model file"),
+        (lambda p: p.update(extra=1), "not a sklearn_sain model file"),
+        (lambda p: p.update(metadata="{not json"), "cannot be restored"),
+        (lambda p: p.update(metadata=json.dumps({"estimator": "os.system"})), "cannot be restored"),
+        (lambda p: p.update(tensors={"gate.weight": torch.ones(3)}), "cannot be restored"),
+        (lambda p: p["tensors"].update(extra=torch.ones(1)), "cannot be restored"),
+        (lambda p: p.update(tensors={"x": "not a tensor"}), "damaged"),
+        (lambda p: p.update(metadata=p["metadata"].replace('"top_k": 2', '"top_k": -1')),
+         "cannot be restored"),
+        (lambda p: p.update(metadata=p["metadata"].replace(
+            '"field_widths_": {"user_id": 1', '"field_widths_": {"user_id": "1"')),
+         "cannot be restored.*inconsistent encoder state"),
+        (lambda p: p.update(metadata=p["metadata"].replace('"state": {', '"state": {"x": 1, ', 1)
+                            .replace('"n_iter_"', '"n_iter"')), "cannot be restored"),
+    ],
+)
+def test_damaged_or_foreign_sain_files_are_refused(edit, match, data, tmp_path):
+    X, y = data
+    model = SAINRegressor(**FAST, top_k=2).fit(X, y)
+    path = tmp_path / "model.sain"
+    model.save(path)
+    _rewrite(path, edit)
+    with pytest.raises(ValueError, match=match):
+        sklearn_sain.load(path)
+
+
+def test_loading_an_encoder_file_as_a_regressor_is_refused(fitted):
+    buffer = io.BytesIO()
+    sklearn_sain.save(fitted.encoder_, buffer)
+    buffer.seek(0)
+    with pytest.raises(ValueError, match="holds a SAINEncoder, not a SAINRegressor"):
+        SAINRegressor.load(buffer)
+
+
+def test_save_refuses_other_estimators_and_unfitted_ones(tmp_path):
+    with pytest.raises(TypeError, match="SAINRegressor or a SAINEncoder, got StandardScaler"):
+        sklearn_sain.save(StandardScaler(), tmp_path / "x")
+    with pytest.raises(NotFittedError):
+        sklearn_sain.save(SAINEncoder(), tmp_path / "x")
+    with pytest.raises(FileNotFoundError):
+        sklearn_sain.load(tmp_path / "missing.sain")
+
+
+# ------------------------------------------------------------------ devices
+
+
+def test_cuda_trained_model_loads_on_a_cpu_only_machine(fitted, data, tmp_path, monkeypatch):
+    X, _ = data
+    as_if_gpu = pickle.loads(pickle.dumps(fitted))
+    as_if_gpu.device_ = torch.device("cuda:1")  # what a GPU fit records
+    path = tmp_path / "gpu.sain"
+    as_if_gpu.save(path)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="fitted on cuda:1 but CUDA is not available"):
+        loaded = SAINRegressor.load(path)
+    assert loaded.device_ == torch.device("cpu")
+    assert all(t.device.type == "cpu" for t in loaded.module_.state_dict().values())
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert SAINRegressor.load(path, device="cpu").device_ == torch.device("cpu")
+
+
+def test_bad_device_argument_is_named(fitted, tmp_path):
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    with pytest.raises(ValueError, match="device='tpu' is not a valid device"):
+        SAINRegressor.load(path, device="tpu")
+    with pytest.raises(ValueError, match="device='cuda:99' was requested"):
+        SAINRegressor.load(path, device="cuda:99")
+
+
+def test_joblib_still_round_trips(fitted, data, tmp_path):
+    X, _ = data
+    path = tmp_path / "model.joblib"
+    joblib.dump(fitted, path)
+    np.testing.assert_array_equal(joblib.load(path).predict(X), fitted.predict(X))
+
+
+@pytest.mark.gpu
+@cuda
+def test_cuda_fit_save_and_load_on_cpu_and_gpu(data, tmp_path):
+    X, y = data
+    model = SAINRegressor(**{**FAST, "device": "cuda"}).fit(X, y)
+    path = tmp_path / "gpu.sain"
+    model.save(path)
+    assert all(t.device.type == "cpu"
+               for t in torch.load(path, weights_only=True)["tensors"].values())
+    on_gpu = SAINRegressor.load(path)
+    assert on_gpu.device_.type == "cuda"
+    np.testing.assert_array_equal(on_gpu.predict(X), model.predict(X))
+    on_cpu = SAINRegressor.load(path, device="cpu")
+    assert next(on_cpu.module_.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(on_cpu.predict(X), model.predict(X), rtol=1e-5)
