@@ -28,7 +28,14 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
         "docs": ["sphinx>=7", "numpydoc>=1.6", "matplotlib>=3.7"],
-        "bench": ["scikit-surprise", "myfm", "deepctr-torch", "matplotlib>=3.7"],
+        "bench": [
+            "scikit-surprise",
+            "myfm",
+            # deepctr-torch imports requests without declaring it.
+            "deepctr-torch",
+            "requests",
+            "matplotlib>=3.7",
+        ],
     },
     entry_points={"console_scripts": ["sklearn-sain=sklearn_sain._cli:main"]},
     classifiers=[

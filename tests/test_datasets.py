@@ -21,6 +21,7 @@ from sklearn_sain.datasets import (
     MOVIELENS_100K_GENRES,
     load_movielens_100k,
     load_sain_movielens,
+    load_yelp,
     make_ratings,
 )
 
@@ -484,3 +485,103 @@ def test_load_sain_movielens_real_files():
         expected = {item: list(names[row]) for item, row in zip(items[0], flags)}
         for X, _ in splits:
             assert X["genres"].tolist() == [expected[i] for i in X["item_id"]]
+
+
+# --------------------------------------------------------------------------
+# load_yelp
+
+YELP_FILES = {
+    # user, business, rating; business 30 has no category and no city row
+    "user_business.dat": [(1, 10, 5), (1, 20, 3), (2, 10, 4), (3, 30, 1), (2, 20, 2),
+                          (3, 10, 5), (4, 20, 4), (4, 30, 3), (5, 10, 2), (5, 30, 1)],
+    "user_compliment.dat": [(1, 3, 1), (1, 1, 1), (2, 2, 1), (4, 11, 1), (4, 2, 1), (4, 5, 1)],
+    "business_category.dat": [(10, 7, 1), (10, 2, 1), (20, 5, 1)],
+    "business_city.dat": [(10, 4, 1), (20, 9, 1)],
+}  # fmt: skip
+
+
+def _write_yelp(folder, skip=()):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in YELP_FILES.items():
+        if name not in skip:
+            (folder / name).write_text("".join("\t".join(map(str, r)) + "\n" for r in rows))
+
+
+def test_load_yelp_values(tmp_path):
+    _write_yelp(tmp_path / "Yelp")
+    X, y = load_yelp(tmp_path / "Yelp")
+    assert list(X.columns) == ["user_id", "item_id", "compliments", "categories", "city"]
+    assert X.shape == (10, 5) and y.dtype == np.float64
+    assert y.tolist() == [5, 3, 4, 1, 2, 5, 4, 3, 2, 1]
+    assert X["user_id"].dtype == np.int64 and X["item_id"].dtype == np.int64
+    assert X["user_id"].tolist() == [1, 1, 2, 3, 2, 3, 4, 4, 5, 5]
+    assert X["compliments"].tolist()[:4] == [[1, 3], [1, 3], [2], []]
+    assert X.loc[6, "compliments"] == [2, 5, 11]
+    assert X["categories"].tolist()[:4] == [[2, 7], [5], [2, 7], []]
+    assert X["city"].dtype == np.float64
+    np.testing.assert_array_equal(X["city"][:4], [4.0, 9.0, 4.0, np.nan])
+    # Cells are distinct list objects: changing one row leaves the others alone.
+    X.loc[0, "compliments"].append(99)
+    assert X.loc[1, "compliments"] == [1, 3]
+
+
+def test_load_yelp_split_is_seeded_and_partitions_the_ratings(tmp_path):
+    _write_yelp(tmp_path)
+    X, y = load_yelp(tmp_path)
+    splits = load_yelp(tmp_path, split=True, random_state=3)
+    assert [len(Xs) for Xs, _ in splits] == [8, 1, 1]
+    keys = [set(zip(Xs["user_id"], Xs["item_id"])) for Xs, _ in splits]
+    assert set.union(*keys) == set(zip(X["user_id"], X["item_id"]))
+    assert sum(len(k) for k in keys) == 10
+    for Xs, ys in splits:
+        assert list(Xs.index) == list(range(len(Xs)))
+        full = dict(zip(zip(X["user_id"], X["item_id"]), y))
+        assert [full[k] for k in zip(Xs["user_id"], Xs["item_id"])] == ys.tolist()
+    again = load_yelp(tmp_path, split=True, random_state=3)
+    other = load_yelp(tmp_path, split=True, random_state=4)
+    pd.testing.assert_frame_equal(splits[0][0], again[0][0])
+    order = lambda parts: [k for Xs, _ in parts for k in zip(Xs["user_id"], Xs["item_id"])]  # noqa: E731
+    assert order(splits) == order(again) and order(splits) != order(other)
+    train, validation, test = load_yelp(tmp_path, split=True, test_size=0.2, validation_size=0.3)
+    assert [len(train[0]), len(validation[0]), len(test[0])] == [5, 3, 2]
+
+
+def test_load_yelp_searches_below_and_reports_missing_files(tmp_path):
+    _write_yelp(tmp_path / "data" / "hin-yelp")
+    X, _ = load_yelp(tmp_path)
+    assert len(X) == 10
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_yelp(tmp_path / "data" / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="HIN-Datasets"):
+        load_yelp(tmp_path / "empty")
+    _write_yelp(tmp_path / "partial", skip=("business_city.dat",))
+    with pytest.raises(FileNotFoundError, match="business_city.dat"):
+        load_yelp(tmp_path / "partial")
+
+
+def test_load_yelp_rejects_bad_files_and_sizes(tmp_path):
+    _write_yelp(tmp_path)
+    (tmp_path / "user_business.dat").write_text("1\t10\n2\t20\n")
+    with pytest.raises(ValueError, match="expected 3"):
+        load_yelp(tmp_path)
+    _write_yelp(tmp_path)
+    with pytest.raises(ValueError, match="below 1"):
+        load_yelp(tmp_path, split=True, test_size=0.5, validation_size=0.5)
+    with pytest.raises(ValueError, match="test_size"):
+        load_yelp(tmp_path, split=True, test_size=1.5)
+
+
+YELP_REAL = SHARED / "hin-yelp"
+
+
+@pytest.mark.skipif(not YELP_REAL.is_dir(), reason="no local copy of the Yelp data")
+def test_load_yelp_real_files():
+    X, y = load_yelp(YELP_REAL)
+    assert X.shape == (198397, 5)
+    assert X["user_id"].nunique() == 16239 and X["item_id"].nunique() == 14284
+    assert np.bincount(y.astype(int)).tolist() == [0, 10696, 17715, 35810, 75918, 58258]
+    assert X["compliments"].map(len).max() == 11 and X["categories"].map(len).max() == 10
+    assert X["city"].nunique() == 47
+    splits = load_yelp(YELP_REAL, split=True)
+    assert [len(Xs) for Xs, _ in splits] == [158717, 19840, 19840]

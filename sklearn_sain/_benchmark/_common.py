@@ -1,0 +1,103 @@
+"""What every benchmark row shares: the row description, a fitted model and the run context."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass
+class Fitted:
+    """A model fitted on the training split (validation used for selection only)."""
+
+    predict: Callable  # DataFrame -> ndarray of ratings
+    fit_seconds: float
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    key: str
+    label: str
+    family: str
+    run: Callable  # (Dataset, seed, Context) -> Fitted
+    requires: tuple = ()
+    paper: str | None = None  # model name in the paper's Table 2
+    datasets: tuple | None = None  # None: every dataset
+    note: str = ""
+
+    def missing_packages(self) -> list:
+        return [name for name in self.requires if importlib.util.find_spec(name) is None]
+
+
+@dataclass
+class Context:
+    """Options of one benchmark run, shared by all rows."""
+
+    quick: bool = False
+    device: str = "auto"
+    max_epochs: int | None = None  # cap on every epoch-based model (None: each row's own)
+    verbose: int = 0
+    log: Callable = print
+    cache: dict = field(default_factory=dict)  # fits shared by rows with identical settings
+
+    def epochs(self, wanted: int) -> int:
+        if self.quick:
+            wanted = min(wanted, 2)
+        if self.max_epochs is not None:
+            wanted = min(wanted, self.max_epochs)
+        return wanted
+
+
+def rmse(y_true, y_pred) -> float:
+    return float(np.sqrt(np.mean((np.asarray(y_true, float) - np.asarray(y_pred, float)) ** 2)))
+
+
+def mae(y_true, y_pred) -> float:
+    return float(np.mean(np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))))
+
+
+class Timer:
+    def __enter__(self):
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.started
+        return False
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence a peer's own printing (progress lines, version notices)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def early_stopping_loop(train_epoch, validate, get_state, set_state, max_epochs, patience):
+    """Train epoch by epoch, keep the state of the best validation RMSE, restore it.
+
+    Returns the per-epoch validation scores and the best epoch (1-based).
+    """
+    scores, best, best_state, best_epoch, stale = [], np.inf, None, 0, 0
+    for epoch in range(1, max_epochs + 1):
+        train_epoch()
+        score = validate()
+        scores.append(score)
+        if score < best - 1e-4:
+            best, best_state, best_epoch, stale = score, get_state(), epoch, 0
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    if best_state is not None:
+        set_state(best_state)
+    return scores, best_epoch

@@ -1,0 +1,41 @@
+"""Command-line options of ``python -m sklearn_sain benchmark`` (light: no model imports)."""
+
+from __future__ import annotations
+
+import argparse
+
+DATASET_NAMES = ("movielens", "yelp", "movielens-kg")
+QUICK_TRAIN_ROWS = 4000
+QUICK_EVAL_ROWS = 1000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--data-dir", default=None,
+                        help="folder searched for the datasets (e.g. ../shared/data)")
+    parser.add_argument("--out", default="benchmark_results", help="output folder")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--datasets", nargs="+", choices=DATASET_NAMES, default=None,
+                        help=f"default: {' '.join(DATASET_NAMES)} (those found under --data-dir)")
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="row keys or families, shell patterns allowed "
+                             "(e.g. 'sain*' bias myfm); see --list")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke run: first {QUICK_TRAIN_ROWS} training and "
+                             f"{QUICK_EVAL_ROWS} validation/test rows, at most 2 epochs, "
+                             "short MCMC chains and grids")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="cap on the epochs of every epoch-based model")
+    parser.add_argument("--device", default="cpu",
+                        help="torch device for SAIN, DeepCTR and NCF (cpu, cuda, auto)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads; 0 keeps torch's default (default: 1, "
+                             "much faster than 2 on a busy 2-core machine)")
+    parser.add_argument("--yelp-split-seed", type=int, default=0,
+                        help="seed of the Yelp 8:1:1 split (model seeds are --seeds)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG files")
+    parser.add_argument("--verbose", type=int, default=0, help="per-epoch lines from SAIN")
+    parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="RESULTS_JSON",
+                        help="combine the results.json files of earlier runs (e.g. one per "
+                             "dataset, run side by side) into one report in --out; runs nothing")
+    return parser
