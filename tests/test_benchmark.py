@@ -225,6 +225,20 @@ def test_effective_params_and_shared_fits():
     np.testing.assert_array_equal(first.predict(X_test), same.predict(X_test))
 
 
+def test_seed_ensemble_averages_member_predictions():
+    dataset = _tiny_dataset()
+    ctx = Context(quick=True, device="cpu")
+    ensemble = _sain.fit_seed_ensemble(dataset, 2, ctx, size=3)
+    assert ensemble.info["member_seeds"] == [2000, 2001, 2002]
+    X_test = dataset.test[0]
+    members = [_sain.fit_sain({}, dataset, s, ctx) for s in ensemble.info["member_seeds"]]
+    assert all(m.info.get("shared_fit") for m in members)  # the ensemble's own fits, reused
+    expected = np.mean([m.predict(X_test) for m in members], axis=0)
+    np.testing.assert_allclose(ensemble.predict(X_test), expected)
+    assert not np.allclose(members[0].predict(X_test), members[1].predict(X_test))
+    assert ensemble.fit_seconds == pytest.approx(sum(m.fit_seconds for m in members))
+
+
 # --------------------------------------------------------------------------
 # Feature codings and helpers
 
