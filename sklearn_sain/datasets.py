@@ -463,30 +463,41 @@ def load_movielens_100k(data_home=None, download=True, *, url=None, sha256=None)
     return X, ratings["rating"].to_numpy(np.float64)
 
 
-def _find_sain_folder(path):
-    train = _SAIN_FILE.format("train")
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist.")
-    # Breadth-first, so the copy closest to `path` wins.
-    level = [path] if path.is_dir() else []
+def _find_data_folder(root, needed):
+    """The folder at or below ``root`` closest to it that holds every file in ``needed``.
+
+    Breadth-first, so the copy closest to ``root`` wins; links to folders are
+    not followed (keeps the walk finite) and unreadable folders are skipped,
+    as ``find`` does. Returns None when no folder qualifies.
+    """
+    level = [Path(root)] if Path(root).is_dir() else []
     while level:
-        hits = [d for d in level if (d / train).is_file()]
-        if hits:
-            return hits[0]
+        for folder in level:
+            if all((folder / name).is_file() for name in needed):
+                return folder
         below = []
         for folder in level:
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except OSError:  # unreadable folder: skip it, like `find` does
+            except OSError:
                 continue
-            # Not following links keeps the walk finite.
             below += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
         level = below
-    raise FileNotFoundError(
-        f"Could not find {train} in {path} or any folder below it. Expected the "
-        "dataset/ml-100k-r/ folder of the SAIN repository "
-        "(https://github.com/seongjunyun/SAIN) or one of its ancestors."
-    )
+    return None
+
+
+def _find_sain_folder(path):
+    train = _SAIN_FILE.format("train")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist.")
+    folder = _find_data_folder(path, [train])
+    if folder is None:
+        raise FileNotFoundError(
+            f"Could not find {train} in {path} or any folder below it. Expected the "
+            "dataset/ml-100k-r/ folder of the SAIN repository "
+            "(https://github.com/seongjunyun/SAIN) or one of its ancestors."
+        )
+    return folder
 
 
 def _read_sain_split(file, unknown_as_missing):
@@ -576,25 +587,14 @@ def _find_yelp_folder(path):
     """The folder holding the Yelp files: ``path`` itself or the closest below it."""
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist.")
-    needed = [_YELP_RATINGS, _YELP_FILES["compliments"]]
-    level = [path] if path.is_dir() else []
-    while level:
-        hits = [d for d in level if all((d / name).is_file() for name in needed)]
-        if hits:
-            return hits[0]
-        below = []
-        for folder in level:
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except OSError:
-                continue
-            below += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
-        level = below
-    raise FileNotFoundError(
-        f"Could not find {_YELP_RATINGS} with {_YELP_FILES['compliments']} in {path} or any "
-        "folder below it. Expected the Yelp/ folder of the HIN-Datasets repository "
-        "(https://github.com/librahu/HIN-Datasets-for-Recommendation-and-Network-Embedding)."
-    )
+    folder = _find_data_folder(path, [_YELP_RATINGS, _YELP_FILES["compliments"]])
+    if folder is None:
+        raise FileNotFoundError(
+            f"Could not find {_YELP_RATINGS} with {_YELP_FILES['compliments']} in {path} or "
+            "any folder below it. Expected the Yelp/ folder of the HIN-Datasets repository "
+            "(https://github.com/librahu/HIN-Datasets-for-Recommendation-and-Network-Embedding)."
+        )
+    return folder
 
 
 def _read_yelp_table(file, n_columns, names):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..datasets import load_sain_movielens, load_yelp
+from ..datasets import _find_data_folder, load_sain_movielens, load_yelp
 from ._options import DATASET_NAMES
 
 _ML_USER = ["age", "gender", "occupation"]
@@ -68,26 +67,8 @@ def _is_multi(column: pd.Series) -> bool:
     return bool(column.map(lambda v: isinstance(v, (list, tuple, set, np.ndarray))).any())
 
 
-def _search(root: Path, needed: tuple) -> Path | None:
-    """Closest folder at or below ``root`` holding every file of ``needed``."""
-    level = [root] if root.is_dir() else []
-    while level:
-        for folder in level:
-            if all((folder / name).is_file() for name in needed):
-                return folder
-        below = []
-        for folder in level:
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except OSError:
-                continue
-            below += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
-        level = below
-    return None
-
-
 def _movielens(data_dir: Path, **_) -> Dataset | None:
-    folder = _search(data_dir, ("ml-100k-r.train.csv",))
+    folder = _find_data_folder(data_dir, ("ml-100k-r.train.csv",))
     if folder is None:
         return None
     train, validation, test = load_sain_movielens(folder)
@@ -100,7 +81,7 @@ def _movielens(data_dir: Path, **_) -> Dataset | None:
 
 
 def _yelp(data_dir: Path, *, yelp_split_seed: int = 0, **_) -> Dataset | None:
-    folder = _search(data_dir, ("user_business.dat", "user_compliment.dat"))
+    folder = _find_data_folder(data_dir, ("user_business.dat", "user_compliment.dat"))
     if folder is None:
         return None
     train, validation, test = load_yelp(folder, split=True, random_state=yelp_split_seed)
@@ -130,8 +111,8 @@ def _kg_features(folder: Path) -> tuple[dict, dict]:
 
 
 def _movielens_kg(data_dir: Path, **_) -> Dataset | None:
-    kg_folder = _search(data_dir, ("ml-100k.kg", "ml-100k.link"))
-    split_folder = _search(data_dir, ("ml-100k-r.train.csv",))
+    kg_folder = _find_data_folder(data_dir, ("ml-100k.kg", "ml-100k.link"))
+    split_folder = _find_data_folder(data_dir, ("ml-100k-r.train.csv",))
     if kg_folder is None or split_folder is None:
         return None
     actors, directors = _kg_features(kg_folder)
