@@ -27,7 +27,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
-        "docs": ["sphinx>=7", "numpydoc>=1.6", "matplotlib>=3.7"],
+        "docs": ["sphinx>=7", "numpydoc>=1.6", "sphinx-gallery>=0.15", "matplotlib>=3.7"],
         "bench": [
             "scikit-surprise",
             "myfm",

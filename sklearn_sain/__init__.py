@@ -7,13 +7,15 @@ The package exposes two estimators:
 - :class:`SAINRegressor` fits the SAIN model of Yun et al. (SIGIR 2019) on
   such data and predicts ratings.
 
-Datasets live in :mod:`sklearn_sain.datasets`.
+:meth:`SAINRegressor.explain` returns an :class:`Explanation`, drawn by
+:mod:`sklearn_sain.plotting`; datasets live in :mod:`sklearn_sain.datasets`.
 """
 
 __version__ = "0.1.0"
 
 from ._encoder import SAINEncoder
+from ._explain import Explanation
 from ._persistence import load, save
 from ._regressor import SAINRegressor
 
-__all__ = ["SAINEncoder", "SAINRegressor", "load", "save", "__version__"]
+__all__ = ["Explanation", "SAINEncoder", "SAINRegressor", "load", "save", "__version__"]

@@ -9,9 +9,12 @@ estimator is then rebuilt by this module from validated JSON.
 
 File layout (a torch zip archive)::
 
-    {"format": "sklearn_sain", "format_version": 1,
+    {"format": "sklearn_sain", "format_version": 2,
      "metadata": "<JSON: estimator kind, parameters, fitted state>",
-     "tensors": {"<state dict key>": tensor, ...}}
+     "tensors": {"<state dict key>": tensor, ..., "catalog/<name>": tensor, ...}}
+
+Version 2 added the ``catalog/`` tensors (the training users and items that
+``recommend`` needs); version 1 files load without them.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ from sklearn.utils.validation import check_is_fitted
 from ._encoder import SAINEncoder
 from ._layout import Field, TokenLayout
 from ._model import SAINModule
+from ._recommend import Catalog
 from ._regressor import SAINRegressor
 from ._torch_utils import cpu_state_dict, loadable_device, resolve_device
 
 FORMAT = "sklearn_sain"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_CATALOG = "catalog/"  # prefix of the catalog tensors; module state keys never contain "/"
 _KEYS = {"format", "format_version", "metadata", "tensors"}
 _ESTIMATORS = {"SAINRegressor": SAINRegressor, "SAINEncoder": SAINEncoder}
 
@@ -46,7 +51,7 @@ _ENCODER_STATE = (
 _REGRESSOR_STATE = (
     "n_features_in_", "feature_names_in_", "encoder_", "layout_", "device_", "target_mean_",
     "target_scale_", "target_range_", "_module_kwargs", "module_", "loss_curve_",
-    "validation_scores_", "best_epoch_", "n_iter_",
+    "validation_scores_", "best_epoch_", "n_iter_", "catalog_",
 )
 
 _UNTRUSTED_HINT = (
@@ -99,6 +104,9 @@ def save(estimator, path) -> None:
     if kind == "SAINRegressor":
         state = _regressor_state(estimator)
         tensors = cpu_state_dict(estimator.module_)
+        if hasattr(estimator, "catalog_"):
+            tensors.update({_CATALOG + name: torch.from_numpy(np.ascontiguousarray(array))
+                            for name, array in estimator.catalog_.arrays().items()})
     else:
         state = _encoder_state(estimator)
     metadata = {
@@ -528,7 +536,11 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
     model.n_iter_ = int(state["n_iter_"])
     fitted_on = torch.device(state["device_"])
     model.device_ = loadable_device(fitted_on) if device is None else device
+    catalog = {k[len(_CATALOG):]: v.numpy() for k, v in tensors.items() if k.startswith(_CATALOG)}
+    if catalog:  # files of format version 1 have none
+        model.catalog_ = Catalog.from_arrays(catalog, model.layout_)
     module = SAINModule(**kwargs)
     # strict: a tensor missing, extra or of another shape means another model
-    module.load_state_dict(tensors, strict=True)
+    module.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(_CATALOG)},
+                           strict=True)
     model.module_ = module.to(model.device_).eval()

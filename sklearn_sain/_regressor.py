@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._encoder import SAINEncoder
 from ._layout import is_encoded, layout_of
 from ._model import NORMS, SAINModule
+from ._recommend import build_catalog
 from ._torch_utils import (
     cpu_state_dict,
     is_allocation_error,
@@ -126,6 +127,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         Epoch whose weights were kept.
     n_iter_ : int
         Number of epochs run.
+    catalog_ : object
+        The users and items of ``X`` with their feature tokens (from their
+        last row) and the rated pairs, for :meth:`recommend`.
 
     See Also
     --------
@@ -326,6 +330,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         y = self._check_target(y, n_rows=len(encoded))
         vocabulary_sizes = None if self.encoder_ is None else self.encoder_.vocabulary_sizes_
         self.layout_ = layout_of(encoded, vocabulary_sizes)
+        self.catalog_ = build_catalog(encoded, self.layout_)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
 
@@ -475,6 +480,86 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         low, high = self.target_range_ if self.clip_predictions else (-np.inf, np.inf)
         largest = np.finfo(np.float64).max
         return np.clip(predictions, max(low, -largest), min(high, largest))
+
+    def explain(self, X, *, encoder=None):
+        """Attention between named feature tokens, and alpha_CF, for each row of `X`.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_columns)
+            Rows in the format seen in :meth:`fit`; a few rows, as the
+            attention table grows with n_samples * n_heads * n_tokens ** 2.
+        encoder : SAINEncoder or None, default=None
+            For a model fitted on encoded input (a pipeline step), the fitted
+            encoder that produced `X`, to name tokens and ids; without it they
+            read as encoded ids (``"genres=#5"``).
+
+        Returns
+        -------
+        explanation : Explanation
+            ``attention``: a tidy DataFrame of per-head weights between the
+            row's tokens (``"occupation=writer"``), padding excluded, with the
+            keys kept by top-K; ``integration``: the prediction and alpha_CF
+            of the user and the item per row (0 for ids unseen in fit).
+
+        Examples
+        --------
+        >>> from sklearn_sain import SAINRegressor
+        >>> from sklearn_sain.datasets import make_ratings
+        >>> X, y = make_ratings(n_users=30, n_items=20, n_ratings=300, random_state=0)
+        >>> model = SAINRegressor(max_epochs=1, device="cpu", random_state=0).fit(X, y)
+        >>> explanation = model.explain(X.head(2))
+        >>> list(explanation.integration.columns)
+        ['row', 'user', 'item', 'prediction', 'alpha_user', 'alpha_item']
+        """
+        from ._explain import explain
+
+        return explain(self, X, encoder=encoder)
+
+    def recommend(self, users=None, n=10, *, items=None, exclude_seen=True,
+                  user_features=None, item_features=None, encoder=None):
+        """The top `n` items for each user, by predicted rating.
+
+        Parameters
+        ----------
+        users : id, list of ids or None, default=None
+            Users to recommend for; None means every user seen in fit. Users
+            unseen in fit need their features in `user_features`.
+        n : int, default=10
+            Items per user (fewer when fewer candidates remain).
+        items : list of ids or None, default=None
+            Candidate items; None means every item seen in fit (with its
+            features from its last row in fit) and those in `item_features`.
+        exclude_seen : bool, default=True
+            Leave out the items a user rated in the data passed to fit.
+        user_features, item_features : DataFrame or None, default=None
+            Feature rows (the id column and that side's feature columns) for
+            users or items unseen in fit; they also override the features
+            of known ones.
+        encoder : SAINEncoder or None, default=None
+            For a model fitted on encoded input, the encoder that produced
+            it; without it ids are encoded ids.
+
+        Returns
+        -------
+        recommendations : DataFrame
+            Columns ``user``, ``rank`` (1 = best), ``item`` and ``score`` (the
+            rating :meth:`predict` gives the pair), sorted by user then rank.
+
+        Examples
+        --------
+        >>> from sklearn_sain import SAINRegressor
+        >>> from sklearn_sain.datasets import make_ratings
+        >>> X, y = make_ratings(n_users=30, n_items=20, n_ratings=300, random_state=0)
+        >>> model = SAINRegressor(max_epochs=1, device="cpu", random_state=0).fit(X, y)
+        >>> model.recommend([0, 1], n=3).shape
+        (6, 4)
+        """
+        from ._recommend import recommend
+
+        return recommend(self, users, n, items=items, exclude_seen=exclude_seen,
+                         user_features=user_features, item_features=item_features,
+                         encoder=encoder)
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):

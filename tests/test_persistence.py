@@ -233,7 +233,8 @@ def test_file_holds_only_tensors_and_json(fitted, tmp_path):
     assert metadata["estimator"] == "SAINRegressor"
     assert metadata["sklearn_sain_version"] == sklearn_sain.__version__
     assert all(t.device.type == "cpu" for t in payload["tensors"].values())
-    assert set(payload["tensors"]) == set(fitted.module_.state_dict())
+    catalog = {f"catalog/{name}" for name in fitted.catalog_.arrays()}
+    assert set(payload["tensors"]) == set(fitted.module_.state_dict()) | catalog
 
 
 # ---------------------------------------------------------- refused files
@@ -437,3 +438,72 @@ def test_cuda_fit_save_and_load_on_cpu_and_gpu(data, tmp_path):
     on_cpu = SAINRegressor.load(path, device="cpu")
     assert next(on_cpu.module_.parameters()).device.type == "cpu"
     np.testing.assert_allclose(on_cpu.predict(X), model.predict(X), rtol=1e-5)
+
+
+# ------------------------------------------------------ training catalog (recommend)
+
+
+def test_training_catalog_round_trips_and_recommend_agrees(fitted):
+    loaded = round_trip(fitted)
+    for name, array in fitted.catalog_.arrays().items():
+        restored = loaded.catalog_.arrays()[name]
+        assert restored.dtype == array.dtype, name
+        np.testing.assert_array_equal(restored, array, err_msg=name)
+    pd.testing.assert_frame_equal(loaded.recommend(n=3), fitted.recommend(n=3))
+
+
+def test_joblib_keeps_the_training_catalog(fitted, tmp_path):
+    path = tmp_path / "model.joblib"
+    joblib.dump(fitted, path)
+    pd.testing.assert_frame_equal(joblib.load(path).recommend(n=3), fitted.recommend(n=3))
+
+
+def test_format_version_1_file_loads_without_catalog(fitted, data, tmp_path):
+    X, _ = data
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+
+    def as_version_1(payload):  # what the first format wrote: no catalog tensors
+        payload["format_version"] = 1
+        payload["tensors"] = {k: v for k, v in payload["tensors"].items()
+                              if not k.startswith("catalog/")}
+        metadata = json.loads(payload["metadata"])
+        assert "catalog_" not in metadata["state"]
+        payload["metadata"] = json.dumps(metadata)
+
+    _rewrite(path, as_version_1)
+    loaded = sklearn_sain.load(path)
+    assert not hasattr(loaded, "catalog_")
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+    with pytest.raises(ValueError, match="no record of its training users.*refit"):
+        loaded.recommend(n=3)
+    again = round_trip(loaded)  # and it saves again, still without a catalog
+    assert not hasattr(again, "catalog_")
+
+
+def _edit_catalog(name, change):
+    def edit(payload):
+        payload["tensors"][f"catalog/{name}"] = change(payload["tensors"][f"catalog/{name}"])
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        _edit_catalog("user_tokens", lambda t: t + 1000),  # past the feature vocabularies
+        _edit_catalog("item_ids", lambda t: t.flip(0)),  # not ascending
+        _edit_catalog("item_ids", lambda t: t * 1000),  # past the item vocabulary
+        _edit_catalog("seen_items", lambda t: t.float()),  # not integers
+        _edit_catalog("seen_indptr", lambda t: t[:-1]),  # one user short
+        _edit_catalog("seen_items", lambda t: t + 1000),  # past the catalog
+        _edit_catalog("item_tokens", lambda t: t[:, :1]),  # other slots
+        lambda p: p["tensors"].pop("catalog/user_ids"),  # an array missing
+    ],
+    ids=["tokens", "order", "ids", "dtype", "indptr", "seen", "slots", "missing"],
+)
+def test_edited_catalog_is_refused(edit, fitted, tmp_path):
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    _rewrite(path, edit)
+    with pytest.raises(ValueError, match="cannot be restored"):
+        sklearn_sain.load(path)
