@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 import torch
@@ -13,7 +11,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._encoder import SAINEncoder
 from ._layout import is_encoded, layout_of
-from ._model import NORMS, SAINModule
+from ._model import SAINModule
+from ._params import check_regressor_params
 from ._recommend import build_catalog
 from ._torch_utils import (
     cpu_state_dict,
@@ -23,11 +22,9 @@ from ._torch_utils import (
     private_torch_seed,
     resolve_device,
 )
-from ._training import LOSSES, Rows, predict_rows, train_module
+from ._training import Rows, predict_rows, train_module
 from ._validation import (
     TrainingDivergedError,
-    check_bool,
-    check_number,
     check_target,
     standardise,
     target_stats,
@@ -212,38 +209,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def _validate_params(self) -> None:
-        integral, real = numbers.Integral, numbers.Real
-        if self.top_k is not None:
-            check_number(self.top_k, "top_k", integral, min_val=1)
-        for name in ("n_heads", "embed_dim", "feature_dim", "batch_size", "max_epochs",
-                     "n_iter_no_change"):
-            check_number(getattr(self, name), name, integral, min_val=1)
-        if self.feature_dim % self.n_heads:
-            raise ValueError(
-                f"n_heads={self.n_heads} must divide feature_dim={self.feature_dim}: "
-                "each head gets feature_dim // n_heads dimensions"
-            )
-        check_number(self.dropout, "dropout", real, min_val=0.0, max_val=1.0,
-                     include_boundaries="left")
-        for name, value, allowed in (("norm", self.norm, NORMS), ("loss", self.loss, LOSSES)):
-            if not isinstance(value, str) or value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        check_number(self.l2_reg, "l2_reg", real, min_val=0.0)
-        check_number(self.learning_rate, "learning_rate", real, min_val=0.0,
-                     include_boundaries="neither")
-        check_number(self.validation_fraction, "validation_fraction", real,
-                     min_val=0.0, max_val=1.0, include_boundaries="left")
-        check_number(self.tol, "tol", real, min_val=0.0)
-        if self.weight_averaging is not None:
-            check_number(self.weight_averaging, "weight_averaging", real, min_val=0.0,
-                         max_val=1.0, include_boundaries="neither")
-        check_number(self.verbose, "verbose", integral, min_val=0, allow_bool=True)
-        for name in ("top_k_at_predict", "early_stopping", "clip_predictions"):
-            check_bool(getattr(self, name), name)
-        if self.encoder is not None and not isinstance(self.encoder, SAINEncoder):
-            raise TypeError(
-                f"encoder must be a SAINEncoder or None, got {type(self.encoder).__name__}"
-            )
+        check_regressor_params(self)
 
     _check_target = staticmethod(check_target)
 
