@@ -60,13 +60,16 @@ class TokenLayout:
         """``(field key, slot)`` of every token slot, in order."""
         return [(f.key, j) for f in self.fields for j in range(f.width)]
 
-    def arrays(self, encoded: pd.DataFrame):
-        """Split an encoded table into ``users``, ``items`` and ``tokens`` int64 arrays.
+    def arrays(self, encoded: pd.DataFrame, dtype=np.int64):
+        """Split an encoded table into ``users``, ``items`` and ``tokens`` integer arrays.
 
         Ids beyond the fitted vocabularies (an encoder refitted on other data)
         become the unknown id instead of indexing past an embedding table.
+        ``dtype=np.int32`` halves the memory of a large table: every id of a
+        vocabulary below 2**31 fits, and larger ones become the unknown id.
+        The three arrays are views of one matrix.
         """
-        values = id_matrix(encoded)
+        values = id_matrix(encoded, dtype)
         limits = np.array(
             [self.n_users, self.n_items]
             + [f.vocabulary_size for f in self.fields for _ in range(f.width)],
@@ -76,20 +79,30 @@ class TokenLayout:
         return values[:, 0], values[:, 1], values[:, 2:]
 
 
-def id_matrix(encoded: pd.DataFrame) -> np.ndarray:
-    """The token ids of an encoded table as a new int64 array.
+def id_matrix(encoded: pd.DataFrame, dtype=np.int64) -> np.ndarray:
+    """The token ids of an encoded table as a new int64 (or ``dtype``) array.
 
     SAINEncoder output (int32) takes the fast path. Anything else, such as
     a table that went through a merge and came back as floats with NaN, is
     checked column by column so that a bad id is reported by column and row
     instead of being truncated, wrapped around or failing inside numpy.
+    With a narrower ``dtype``, ids past its range become its largest value
+    (past any vocabulary), never wrapped around.
     """
-    if all(isinstance(d, np.dtype) and d.kind == "i" for d in encoded.dtypes):
-        values = encoded.to_numpy(dtype=np.int64, copy=True)
-    else:
-        values = np.empty(encoded.shape, dtype=np.int64)
-        for j in range(encoded.shape[1]):
-            values[:, j] = _column_ids(encoded.iloc[:, j], encoded.columns[j], encoded.index)
+    dtype = np.dtype(dtype)
+    signed = [d for d in encoded.dtypes if isinstance(d, np.dtype) and d.kind == "i"]
+    if len(signed) == encoded.shape[1] and all(d.itemsize <= dtype.itemsize for d in signed):
+        return _non_negative(encoded.to_numpy(dtype=dtype, copy=True), encoded)
+    if dtype != np.int64:
+        # checked as int64 first, then narrowed without wrapping around
+        return np.minimum(id_matrix(encoded), np.iinfo(dtype).max).astype(dtype)
+    values = np.empty(encoded.shape, dtype=np.int64)
+    for j in range(encoded.shape[1]):
+        values[:, j] = _column_ids(encoded.iloc[:, j], encoded.columns[j], encoded.index)
+    return _non_negative(values, encoded)
+
+
+def _non_negative(values: np.ndarray, encoded: pd.DataFrame) -> np.ndarray:
     if (values < 0).any():
         j = int(np.flatnonzero((values < 0).any(axis=0))[0])
         row = encoded.index[int(np.argmax(values[:, j] < 0))]

@@ -13,6 +13,20 @@ Every value of every feature field is one token. A batch of rows carries
   item slots, 0 meaning "no token here" (padding or a missing value) and 1 the
   out-of-vocabulary value of that field.
 
+Integer inputs may be int64 or int32.
+
+Speed
+-----
+A model of a dozen tokens of width 16 is tiny: its cost on a CPU, and on a GPU
+at small batches, is the number of tensor operations, not their arithmetic.
+The forward pass is therefore written with few, larger operations: one fused
+Q/K/V projection, the scores of all heads in one batched product, top-K
+selection without autograd and only for the rows that have more than K
+tokens, and, after the attention, only the valid tokens (normalised by one
+fused batch-norm call and pooled by one scatter-add). The equations and the
+results are those of the straightforward formulation; the tests check each
+module against it.
+
 Equation numbers refer to section 2 of the paper.
 """
 
@@ -28,7 +42,6 @@ PAD_ID = 0
 UNKNOWN_ID = 1
 
 NORMS = ("layer", "batch", "none")
-
 
 class SAINOutput(NamedTuple):
     """What :class:`SAINModule` returns for a batch (all ``(batch,)`` except ``attention``)."""
@@ -62,11 +75,98 @@ class SharedFieldEmbedding(nn.Module):
         self.table = nn.Embedding(self.n_rows, dim, padding_idx=PAD_ID)
 
     def rows(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Global table rows of local ids ``tokens`` ``(batch, slots)``."""
-        return torch.where(tokens > 0, tokens + self.slot_shift, 0)
+        """Global table rows of local ids ``tokens`` ``(batch, slots)``, in their dtype."""
+        return torch.where(tokens > 0, tokens + self.slot_shift.to(tokens.dtype), 0)
+
+    def embed_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """Token vectors of global rows (as returned by :meth:`rows`): ``(batch, slots, dim)``."""
+        return F.embedding(rows, self.table.weight, PAD_ID)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.table(self.rows(tokens))  # (batch, slots, dim)
+        return self.embed_rows(self.rows(tokens))  # (batch, slots, dim)
+
+
+def _masked_value(dtype: torch.dtype) -> float:
+    # a large finite negative rather than -inf: a row without any valid key
+    # (all padding) then gives finite uniform weights instead of 0/0, which the
+    # attention zeroes; elsewhere exp(masked - max) underflows to exactly 0
+    return torch.finfo(dtype).min / 2
+
+
+_POSITION_CACHE: dict = {}
+
+
+def _distinct_keys(scores: torch.Tensor) -> torch.Tensor:
+    """Float64 copies of ``scores`` nudged apart along the last dim so that no two are equal.
+
+    Key ``j`` of ``n`` gains ``(n - 1 - j)`` steps of ``(|s| + 2**-126) * 2**-(26 + log2 n)``:
+    less than the gap between two different float32 values, so the order of
+    different scores is kept exactly, while equal scores (two unknown values
+    of one multi-valued cell embed alike) now differ, the earlier key ranking
+    higher. Selecting by value then keeps exactly K keys.
+    """
+    n = scores.shape[-1]
+    key = (n, scores.device)
+    if key not in _POSITION_CACHE:
+        step = 2.0 ** -(26 + n.bit_length())
+        _POSITION_CACHE[key] = torch.arange(n - 1, -1, -1, dtype=torch.float64,
+                                            device=scores.device) * step  # fmt: skip
+    keys = scores.to(torch.float64)
+    return torch.addcmul(keys, keys.abs().add_(2.0**-126), _POSITION_CACHE[key])
+
+
+@torch.no_grad()
+def top_k_bias(valid: torch.Tensor, top_k: int | None, n_heads: int, crowded_scores,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:  # fmt: skip
+    """Additive attention mask of Eq. 2: 0 on the keys a query keeps, a large negative elsewhere.
+
+    ``valid`` is ``(batch, keys)``; the result broadcasts against the scores
+    ``(batch, heads, queries, keys)`` (queries = keys = slots). Each query
+    keeps its ``top_k`` highest-scoring valid keys (all of them when it has
+    fewer), and exactly that many when scores tie: of equal scores, the
+    earlier key is kept. A padding query, whose result is never used, keeps
+    the first ``top_k`` valid keys. ``crowded_scores(rows)`` returns the scores of the
+    batch rows ``rows`` (an index tensor).
+
+    Keys are the same for every query of a row, so a row with at most
+    ``top_k`` valid tokens keeps them all and needs no ranking: only the
+    crowded rows are ranked (a quarter of them on MovieLens), and their scores
+    are all this needs. One ``kthvalue`` call gives each query its K-th
+    largest key and the mask is a comparison with it: a fixed, small number of
+    operations, which is what costs on a CPU at these sizes. Only when a tie
+    at the K-th score would keep too many keys are the scores ranked again,
+    nudged apart.
+    """
+    batch, n_keys = valid.shape
+    masked = _masked_value(dtype)
+    zero, masked = (torch.tensor(v, dtype=dtype, device=valid.device) for v in (0.0, masked))
+    bias = torch.where(valid, zero, masked)[:, None, None, :]  # (batch, 1, 1, keys)
+    if top_k is None or top_k >= n_keys or batch == 0:
+        return bias
+    crowded = (valid.sum(-1) > top_k).nonzero().squeeze(1)
+    if crowded.numel() == 0:
+        return bias
+    scores = crowded_scores(crowded).detach()  # (crowded, heads, queries, keys)
+    padding = ~valid.index_select(0, crowded)[:, None, None, :]
+    drop = _below_kth(scores.masked_fill(padding, float("-inf")), n_keys - top_k + 1)
+    # a padding query is a zero vector and ties on every key; it keeps the
+    # first top_k valid keys, as ties are broken below (its result is unused)
+    padding_query = padding.transpose(-1, -2)  # (crowded, 1, queries, 1)
+    beyond = padding | ((~padding).cumsum(-1) > top_k)
+    drop = torch.where(padding_query, beyond, drop)
+    if bool((drop.sum(-1) < n_keys - top_k).any()):
+        # a tie at the K-th score kept too many keys: rank again with ties broken
+        keys = _distinct_keys(scores).masked_fill_(padding, float("-inf"))
+        drop = torch.where(padding_query, beyond, _below_kth(keys, n_keys - top_k + 1))
+    full = bias.expand(batch, n_heads, n_keys, n_keys).contiguous()
+    full[crowded] = torch.where(drop, masked, zero)
+    return full
+
+
+def _below_kth(keys: torch.Tensor, k: int) -> torch.Tensor:
+    """Which entries lie below the ``k``-th smallest of their last dimension."""
+    # the K-th largest key is the (n_keys - K + 1)-th smallest, padding (-inf) included
+    return keys < keys.kthvalue(k, dim=-1, keepdim=True).values
 
 
 class TopKSelfAttention(nn.Module):
@@ -76,6 +176,14 @@ class TopKSelfAttention(nn.Module):
     the softmax over those; padding keys never receive weight. Heads are
     concatenated without an output projection, as in the paper, so the output
     width equals the input width.
+
+    The heads are computed together: for head ``h`` the queries are masked to
+    the ``h``-th block of their features, so one batched product over the
+    ``heads * slots`` masked queries gives every head's scores, and the values
+    go through one product too. With two heads of width 8 this is cheaper than
+    splitting the tensors per head, which needs copies. When the weights are
+    not wanted, torch's fused attention kernel does the softmax and the
+    products: for prediction, and on a GPU for training too.
     """
 
     def __init__(self, dim: int, n_heads: int, top_k: int | None, dropout: float):
@@ -87,33 +195,79 @@ class TopKSelfAttention(nn.Module):
         self.scale = (dim // n_heads) ** -0.5
         self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)  # W_Q, W_K, W_V of all heads, fused
         self.dropout = nn.Dropout(dropout)
+        # head_mask[h, 0, c] = 1 when feature c belongs to head h
+        head_mask = torch.zeros(n_heads, 1, dim)
+        for h in range(n_heads):
+            head_mask[h, 0, h * (dim // n_heads) : (h + 1) * (dim // n_heads)] = 1.0
+        self.register_buffer("head_mask", head_mask, persistent=False)
+        # queries also carry the 1 / sqrt(d') of Eq. 1
+        self.register_buffer("query_mask", head_mask * self.scale, persistent=False)
 
     def attention_weights(
         self, q: torch.Tensor, k: torch.Tensor, valid: torch.Tensor, apply_top_k: bool
     ) -> torch.Tensor:
+        """Eq. 1-2 weights from per-head ``q``, ``k`` ``(batch, heads, slots, head_dim)``."""
         scores = (q @ k.transpose(-1, -2)) * self.scale  # (batch, heads, slots, slots)
-        keep = valid[:, None, None, :]
-        n_slots = scores.shape[-1]
-        if apply_top_k and self.top_k is not None and self.top_k < n_slots:
-            ranked = scores.masked_fill(~keep, float("-inf"))
-            top = ranked.topk(self.top_k, dim=-1).indices
-            # scatter rather than a threshold so that ties never keep more than K keys
-            keep = torch.zeros_like(scores, dtype=torch.bool).scatter_(-1, top, True) & keep
-        scores = scores.masked_fill(~keep, float("-inf"))
-        # a query whose row has no valid key at all (an all-padding row) would
-        # give 0/0 in the softmax: give it zero weights instead
-        has_key = keep.any(dim=-1, keepdim=True)
-        weights = scores.masked_fill(~has_key, 0.0).softmax(dim=-1)
-        return weights.masked_fill(~has_key, 0.0)
+        return self._softmax(scores, valid, apply_top_k)
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor, apply_top_k: bool = True):
+    def _softmax(self, scores: torch.Tensor, valid: torch.Tensor, apply_top_k: bool):
+        top_k = self.top_k if apply_top_k else None
+        bias = top_k_bias(valid, top_k, scores.shape[1], lambda rows: scores.index_select(0, rows),
+                          scores.dtype)  # fmt: skip
+        weights = (scores + bias).softmax(dim=-1)
+        has_key = valid.any(dim=-1)
+        if not bool(has_key.all()):
+            weights = weights * has_key[:, None, None, None].to(weights.dtype)
+        return weights
+
+    def _scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Eq. 1 for all heads: ``(batch, heads, slots, slots)`` from ``(batch, slots, dim)``."""
+        batch, n_slots, dim = q.shape
+        q_heads = q.unsqueeze(1) * self.query_mask  # scale and head masks in one product
+        scores = torch.bmm(q_heads.reshape(batch, self.n_heads * n_slots, dim), k.transpose(1, 2))
+        return scores.view(batch, self.n_heads, n_slots, n_slots)
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor, apply_top_k: bool = True,
+                need_weights: bool = True):  # fmt: skip
+        """Attended tokens ``(batch, slots, dim)`` and weights ``(batch, heads, slots, slots)``.
+
+        With ``need_weights=False`` the weights may come back as None (see the
+        class notes).
+        """
         batch, n_slots, dim = x.shape
-        qkv = self.to_qkv(x).view(batch, n_slots, 3, self.n_heads, dim // self.n_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (batch, heads, slots, head_dim)
-        weights = self.attention_weights(q, k, valid, apply_top_k)
-        out = self.dropout(weights) @ v  # Eq. 2
-        out = out.transpose(1, 2).reshape(batch, n_slots, dim)  # Eq. 3: concat heads
+        n_heads = self.n_heads
+        qkv = self.to_qkv(x)  # (batch, slots, 3 * dim)
+        q, k, v = qkv.split(dim, dim=-1)  # views, each (batch, slots, dim)
+        # the fused kernel skips the weights; on a CPU its backward is no faster,
+        # and the explicit path draws dropout exactly as nn.Dropout does
+        if not need_weights and (x.is_cuda or not (torch.is_grad_enabled() and qkv.requires_grad)):
+            return self._fused(q, k, v, valid, apply_top_k), None
+        weights = self._softmax(self._scores(q, k), valid, apply_top_k)
+        mixed = torch.bmm(self.dropout(weights).reshape(batch, n_heads * n_slots, n_slots), v)
+        # Eq. 2-3: head h keeps its own block of the value features, and the
+        # blocks side by side are the concatenation of the heads
+        out = (mixed.view(batch, n_heads, n_slots, dim) * self.head_mask).sum(dim=1)
         return out, weights
+
+    def _fused(self, q, k, v, valid, apply_top_k):
+        """Scores only for the rows top-K ranks, then one fused attention call (Eq. 1-3)."""
+        batch, n_slots, dim = q.shape
+        top_k = self.top_k if apply_top_k else None
+        def crowded_scores(rows):
+            return self._scores(q.index_select(0, rows), k.index_select(0, rows))
+
+        bias = top_k_bias(valid, top_k, self.n_heads, crowded_scores, q.dtype)
+        heads = lambda t: t.view(batch, n_slots, self.n_heads, -1).transpose(1, 2)  # noqa: E731
+        dropout = self.dropout.p if self.training else 0.0
+        out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v),
+                                             attn_mask=bias.to(q.dtype), dropout_p=dropout,
+                                             scale=self.scale)  # fmt: skip
+        out = out.transpose(1, 2).reshape(batch, n_slots, dim)
+        has_key = valid.any(dim=-1)
+        if not bool(has_key.all()):
+            # a row without tokens averaged its padding values: give it nothing
+            out = out * has_key[:, None, None].to(out.dtype)
+        return out
 
 
 class MaskedBatchNorm(nn.Module):
@@ -132,18 +286,31 @@ class MaskedBatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(dim))
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Normalise ``x`` ``(batch, slots, dim)`` with the statistics of its valid tokens."""
         if self.training:
             w = valid.unsqueeze(-1).to(x.dtype)
             n = w.sum().clamp(min=1.0)
             mean = (x * w).sum(dim=(0, 1)) / n
             var = (((x - mean) ** 2) * w).sum(dim=(0, 1)) / n
-            with torch.no_grad():
-                unbiased = var * n / (n - 1).clamp(min=1.0)
-                self.running_mean.lerp_(mean, self.momentum)
-                self.running_var.lerp_(unbiased, self.momentum)
+            self._update_running(mean, var, n)
         else:
             mean, var = self.running_mean, self.running_var
         return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+    def normalize_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """The same on valid tokens only, ``(n_tokens, dim)``: one fused batch-norm call."""
+        if self.training and x.shape[0] < 2:
+            # batch_norm refuses a single value per channel; the formula above
+            # handles it (and an empty batch) the way the statistics define it
+            return self.forward(x.unsqueeze(0), x.new_ones(1, x.shape[0], dtype=torch.bool))[0]
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training, self.momentum, self.eps)  # fmt: skip
+
+    @torch.no_grad()
+    def _update_running(self, mean, var, n):
+        unbiased = var * n / (n - 1).clamp(min=1.0)
+        self.running_mean.lerp_(mean, self.momentum)
+        self.running_var.lerp_(unbiased, self.momentum)
 
 
 class FeatureInteraction(nn.Module):
@@ -163,9 +330,25 @@ class FeatureInteraction(nn.Module):
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor, apply_top_k: bool = True):
+        """Every slot, padding included: ``(batch, slots, dim)`` and the attention weights."""
         attended, weights = self.attention(x, valid, apply_top_k)
         x = F.relu(x + attended)  # Eq. 4
         x = self.norm(x, valid) if self.norm_kind == "batch" else self.norm(x)
+        return x, weights
+
+    def valid_tokens(self, x: torch.Tensor, valid: torch.Tensor, token_index: torch.Tensor,
+                     apply_top_k: bool = True, need_weights: bool = True):  # fmt: skip
+        """The valid tokens only, ``(n_tokens, dim)`` in ``token_index`` order, and the weights.
+
+        Padding slots never reach f_user / f_item, so they are dropped right
+        after the attention instead of being normalised and masked out.
+        """
+        attended, weights = self.attention(x, valid, apply_top_k, need_weights)
+        x = F.relu(x + attended).reshape(-1, x.shape[-1]).index_select(0, token_index)  # Eq. 4
+        if self.norm_kind == "batch":
+            x = self.norm.normalize_tokens(x)
+        else:
+            x = self.norm(x)
         return x, weights
 
 
@@ -183,12 +366,33 @@ class FieldPooling(nn.Module):
         slot_fields = torch.as_tensor(list(slot_fields), dtype=torch.long)
         membership = F.one_hot(slot_fields, n_fields).T.float()  # (fields, slots)
         self.register_buffer("membership", membership, persistent=False)
+        self.register_buffer("slot_fields", slot_fields, persistent=False)
+        self.n_fields = n_fields
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         w = valid.to(x.dtype)  # (batch, slots)
         summed = torch.einsum("bsd,fs->bfd", x * w.unsqueeze(-1), self.membership)
         counts = (w @ self.membership.T).clamp(min=1.0)  # (batch, fields)
         return (summed / counts.unsqueeze(-1)).flatten(1)  # (batch, fields * dim)
+
+    def pool_tokens(self, x: torch.Tensor, token_index: torch.Tensor, batch: int) -> torch.Tensor:
+        """The same from valid tokens ``x`` ``(n_tokens, dim)`` at flat slots ``token_index``."""
+        with torch.no_grad():
+            cell = self._cells(batch, token_index.device).index_select(0, token_index)
+            counts = torch.bincount(cell, minlength=batch * self.n_fields)
+            counts = counts.clamp_(min=1).to(x.dtype).unsqueeze(-1)
+        summed = x.new_zeros(batch * self.n_fields, x.shape[-1]).index_add(0, cell, x)
+        return (summed / counts).view(batch, -1)  # (batch, fields * dim)
+
+    def _cells(self, batch: int, device) -> torch.Tensor:
+        """The (row, field) cell ``row * n_fields + field`` of every flat slot of a batch."""
+        cached = getattr(self, "_cell_cache", None)
+        needed = batch * self.slot_fields.shape[0]
+        if cached is None or cached.shape[0] < needed or cached.device != device:
+            rows = torch.arange(batch, device=device).unsqueeze(1) * self.n_fields
+            cached = (rows + self.slot_fields.to(device)).reshape(-1)
+            self._cell_cache = cached
+        return cached
 
 
 class SAINModule(nn.Module):
@@ -275,25 +479,103 @@ class SAINModule(nn.Module):
             with torch.no_grad():
                 self.features.table.weight[PAD_ID].zero_()
 
-    def content_vectors(self, tokens: torch.Tensor, apply_top_k: bool):
-        """X̄u, X̄v (Eq. 1-6) and the attention weights; ``None`` for a side without features."""
-        valid = tokens > 0
-        x = self.features(tokens)
-        x, weights = self.interaction(x, valid, apply_top_k)
-        pooled = self.pooling(x, valid)  # (batch, fields * feature_dim)
-        split = self.n_user_fields * x.shape[-1]
-        user = self.f_user(pooled[:, :split]) if self.f_user is not None else None
-        item = self.f_item(pooled[:, split:]) if self.f_item is not None else None
+    # ------------------------------------------------------------ content
+    def token_rows(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Global feature-table rows of local ``tokens`` (computed once per fit by the trainer)."""
+        if not self.has_content:
+            return tokens
+        return self.features.rows(tokens)
+
+    def content_vectors(self, tokens: torch.Tensor, apply_top_k: bool, need_weights: bool = True):
+        """X̄u, X̄v (Eq. 1-6) and the attention weights; ``None`` for a side without features.
+
+        Without gradients, ``need_weights=False`` skips the weights (returned as
+        None) for a faster fused attention.
+        """
+        user, item, weights, _ = self._content(self.features.rows(tokens), apply_top_k,
+                                               need_weights)
         return user, item, weights
 
+    def _content(self, rows: torch.Tensor, apply_top_k: bool, need_weights: bool = True):
+        """Content vectors from global ``rows``; also the embedded tokens, for the penalty."""
+        batch = rows.shape[0]
+        valid = rows > 0  # row 0 is the padding row of every field
+        x = self.features.embed_rows(rows)  # (batch, slots, feature_dim)
+        token_index = valid.reshape(-1).nonzero().squeeze(1)
+        tokens, weights = self.interaction.valid_tokens(x, valid, token_index, apply_top_k,
+                                                        need_weights)
+        pooled = self.pooling.pool_tokens(tokens, token_index, batch)  # (batch, fields * dim)
+        split = self.n_user_fields * x.shape[-1]
+        user = self._project(self.f_user, pooled[:, :split])
+        item = self._project(self.f_item, pooled[:, split:])
+        return user, item, weights, x
+
+    @staticmethod
+    def _project(projection, pooled):
+        """f_user / f_item: the Linear + Dropout of ``projection``, called without module hooks."""
+        if projection is None:
+            return None
+        linear, dropout = projection
+        return F.dropout(F.linear(pooled, linear.weight, linear.bias), dropout.p, dropout.training)
+
+    # -------------------------------------------------------- integration
     def integrate(self, cf: torch.Tensor, content: torch.Tensor | None, known: torch.Tensor):
         """Eq. 7-8. An unknown id has no learned feedback vector: it gets alpha_CF = 0."""
         if content is None:
             return cf, cf, torch.ones_like(cf[:, 0])
-        alpha = torch.sigmoid(self.gate(cf) - self.gate(content)).squeeze(-1)  # 2-way softmax
-        alpha = alpha * known
-        mixed = alpha.unsqueeze(-1) * cf + (1 - alpha.unsqueeze(-1)) * content
+        # the two-way softmax of g(X_CF) and g(X̄) is a sigmoid of their
+        # difference, in which the bias of g cancels
+        difference = cf - content
+        alpha = torch.sigmoid(F.linear(difference, self.gate.weight)).view(-1) * known
+        mixed = torch.addcmul(content, alpha.unsqueeze(-1), difference)  # Eq. 8
         return mixed, content, alpha
+
+    def _scores(self, users, items, rows, apply_top_k: bool, with_penalty: bool = False,
+                need_weights: bool = True):  # fmt: skip
+        """The three scores stacked ``(3, batch)``, alphas, attention and the L2 penalty."""
+        user_cf = F.embedding(users, self.user_cf.weight)
+        item_cf = F.embedding(items, self.item_cf.weight)
+        bias = (F.embedding(users, self.user_bias.weight).view(-1)
+                + F.embedding(items, self.item_bias.weight).view(-1) + self.global_bias)
+        weights = x = None
+        user_content = item_content = None
+        if self.has_content:
+            user_content, item_content, weights, x = self._content(rows, apply_top_k,
+                                                                   need_weights)
+        user, user_bar, alpha_user = self.integrate(
+            user_cf, user_content, (users > UNKNOWN_ID).to(user_cf.dtype)
+        )
+        item, item_bar, alpha_item = self.integrate(
+            item_cf, item_content, (items > UNKNOWN_ID).to(item_cf.dtype)
+        )
+        # combined (Eq. 9), content and preference scores in one product
+        sides_user = torch.stack((user, user_bar, user_cf))  # (3, batch, embed_dim)
+        sides_item = torch.stack((item, item_bar, item_cf))
+        scores = (sides_user * sides_item).sum(-1) + bias  # (3, batch)
+        penalty = None
+        if with_penalty:
+            # the rows the batch used, as gathered above: no second lookup
+            penalty = user_cf.square().sum() + item_cf.square().sum()
+            if x is not None:
+                penalty = penalty + x.square().sum()
+            penalty = penalty / max(users.shape[0], 1)
+        return scores, alpha_user, alpha_item, weights, penalty
+
+    def forward_rows(self, users, items, rows, return_attention: bool = False) -> SAINOutput:
+        """:meth:`forward` on global feature rows (see :meth:`token_rows`) instead of local ids."""
+        apply_top_k = self.training or self.top_k_at_predict
+        scores, alpha_user, alpha_item, weights, _ = self._scores(
+            users, items, rows, apply_top_k, need_weights=return_attention
+        )
+        combined, content, preference = scores.unbind(0)
+        return SAINOutput(
+            combined=combined,
+            content=content,
+            preference=preference,
+            alpha_user=alpha_user,
+            alpha_item=alpha_item,
+            attention=weights if return_attention else None,
+        )
 
     def forward(
         self,
@@ -302,31 +584,18 @@ class SAINModule(nn.Module):
         tokens: torch.Tensor,
         return_attention: bool = False,
     ) -> SAINOutput:
-        user_cf, item_cf = self.user_cf(users), self.item_cf(items)
-        bias = (
-            self.global_bias
-            + self.user_bias(users).squeeze(-1)
-            + self.item_bias(items).squeeze(-1)
-        )
-        weights = None
-        user_content = item_content = None
-        if self.has_content:
-            apply_top_k = self.training or self.top_k_at_predict
-            user_content, item_content, weights = self.content_vectors(tokens, apply_top_k)
-        user, user_bar, alpha_user = self.integrate(
-            user_cf, user_content, (users > UNKNOWN_ID).to(user_cf.dtype)
-        )
-        item, item_bar, alpha_item = self.integrate(
-            item_cf, item_content, (items > UNKNOWN_ID).to(item_cf.dtype)
-        )
-        return SAINOutput(
-            combined=(user * item).sum(-1) + bias,
-            content=(user_bar * item_bar).sum(-1) + bias,
-            preference=(user_cf * item_cf).sum(-1) + bias,
-            alpha_user=alpha_user,
-            alpha_item=alpha_item,
-            attention=weights if return_attention else None,
-        )
+        return self.forward_rows(users, items, self.token_rows(tokens), return_attention)
+
+    def training_terms(self, users, items, rows):
+        """Stacked scores ``(3, batch)`` (combined, content, preference) and the L2 penalty.
+
+        What one training step needs, from global feature rows, with the
+        penalty computed from the embedding rows the forward pass gathered.
+        """
+        scores, _, _, _, penalty = self._scores(users, items, rows, self.training or
+                                                self.top_k_at_predict, with_penalty=True,
+                                                need_weights=False)  # fmt: skip
+        return scores, penalty
 
     def l2_penalty(self, users: torch.Tensor, items: torch.Tensor, tokens: torch.Tensor):
         """Mean squared norm of the embedding rows a batch uses (feedback ids and feature tokens)."""

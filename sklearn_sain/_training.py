@@ -1,25 +1,49 @@
 """Mini-batch training of :class:`SAINModule` with early stopping on a validation set.
 
 Rows live as tensors on the training device for the whole fit and each batch
-is gathered by index: with a model this small, a DataLoader's per-batch
-Python and host-to-device work would cost more than the arithmetic.
+is a slice of them: with a model this small, a DataLoader's per-batch Python
+and host-to-device work would cost more than the arithmetic. Ids are stored
+as int32 (half the memory of int64; embedding lookups take either).
+
+Per step the loop does nothing but the model's own work: the shuffled rows
+are gathered a chunk of batches at a time, local token ids become feature
+table rows once per chunk, the loss is accumulated on the device (no
+``.item()`` per step) and Adam runs as one fused kernel where torch has one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import numbers
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 LOSSES = ("rmse", "mse")
+
+# Rows gathered per chunk of batches: one gather per ~64 steps at batch 128,
+# small enough that the gathered copy is a few MB.
+_CHUNK_ROWS = 8192
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def _ids(values, device) -> torch.Tensor:
+    array = np.asarray(values)
+    fits = array.size == 0 or (array.dtype.kind in "iub" and int(array.max()) <= _INT32_MAX
+                               and int(array.min()) >= 0)  # fmt: skip
+    dtype = torch.int32 if fits else torch.long
+    return torch.as_tensor(array, dtype=dtype).to(device)
 
 
 @dataclass
 class Rows:
-    """Encoded rows on one device: ids, tokens and (standardised) targets."""
+    """Encoded rows on one device: ids, tokens and (standardised) targets.
+
+    ``users``, ``items`` ``(n,)`` and ``tokens`` ``(n, slots)`` are integer
+    tensors (int32 when the ids fit, else int64); ``target`` is float32.
+    """
 
     users: torch.Tensor
     items: torch.Tensor
@@ -28,16 +52,20 @@ class Rows:
 
     @classmethod
     def from_arrays(cls, users, items, tokens, target, device):
-        as_long = lambda a: torch.as_tensor(a, dtype=torch.long).to(device)  # noqa: E731
         y = None if target is None else torch.as_tensor(target, dtype=torch.float32).to(device)
-        return cls(as_long(users), as_long(items), as_long(tokens), y)
+        return cls(_ids(users, device), _ids(items, device), _ids(tokens, device), y)
 
     def __len__(self) -> int:
         return self.users.shape[0]
 
     def take(self, index: torch.Tensor | slice) -> "Rows":
-        y = None if self.target is None else self.target[index]
-        return Rows(self.users[index], self.items[index], self.tokens[index], y)
+        if isinstance(index, torch.Tensor):
+            # index_select gathers into one new block, cheaper than advanced indexing
+            pick = lambda t: t.index_select(0, index)  # noqa: E731
+        else:
+            pick = lambda t: t[index]  # noqa: E731
+        y = None if self.target is None else pick(self.target)
+        return Rows(pick(self.users), pick(self.items), pick(self.tokens), y)
 
 
 @dataclass
@@ -54,10 +82,120 @@ def joint_loss(output, target: torch.Tensor, kind: str) -> torch.Tensor:
     The paper and the authors' code sum three RMSE terms (square roots of the
     batch MSE); ``kind="mse"`` sums the squared errors instead.
     """
-    scores = (output.combined, output.content, output.preference)
+    scores = torch.stack((output.combined, output.content, output.preference))
+    return stacked_loss(scores, target, kind)
+
+
+def stacked_loss(scores: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """:func:`joint_loss` of the three scores stacked as ``(3, batch)``."""
+    mse = (scores - target).square().mean(dim=-1)  # (3,)
     if kind == "rmse":
-        return sum(torch.sqrt(F.mse_loss(s, target) + 1e-8) for s in scores)
-    return sum(F.mse_loss(s, target) for s in scores)
+        mse = (mse + 1e-8).sqrt()
+    return mse.sum()
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads: int | None):
+    """Run the block with ``n_threads`` torch intra-op threads, restoring the setting after.
+
+    ``None`` leaves torch as it is. Several processes (joblib or Dask
+    workers) each using every core slow one another down badly: give each
+    ``cores // workers`` threads.
+    """
+    if not isinstance(n_threads, numbers.Integral) or isinstance(n_threads, bool) or n_threads < 1:
+        # None, or a value the estimator's own checks will refuse with a clear message
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class FusedAdam(torch.optim.Adam):
+    """:class:`torch.optim.Adam` with one fused kernel call per step and little else.
+
+    ``torch.optim.Adam(fused=True)`` already runs one kernel, but around it
+    each step regroups the tensors by device and dtype and bumps every
+    parameter's step counter separately: on a small model that bookkeeping
+    costs as much as the update. Here the tensor lists are built once, all
+    step counters are views of one tensor bumped by a single add, and the
+    step is otherwise the same as torch's (the same kernel, state and hooks).
+    Anything unusual (a closure, several groups, devices or dtypes, amsgrad,
+    maximize, a torch without the kernel) takes torch's own step.
+    """
+
+    def __init__(self, params, lr: float):
+        super().__init__(params, lr=lr, fused=True)
+        self._prepared = None  # (params, exp_avgs, exp_avg_sqs, steps, counter)
+        self._fast = hasattr(torch, "_fused_adam_")
+
+    def _prepare(self):
+        group = self.param_groups[0]
+        params = [p for p in group["params"] if p.grad is not None]
+        if (len(self.param_groups) != 1 or not params or group["amsgrad"] or group["maximize"]
+                or len({(p.device, p.dtype) for p in params}) != 1
+                or any(not self.state[p] for p in params)):  # fmt: skip
+            return None  # torch's step (which also initialises the state)
+        states = [self.state[p] for p in params]
+        counter = torch.stack([s["step"] for s in states])
+        steps = list(counter.unbind(0))  # views: one add bumps them all
+        for state, step in zip(states, steps):
+            state["step"] = step
+        return (params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                steps, counter)  # fmt: skip
+
+    def _same_parameters(self) -> bool:
+        """Whether exactly the prepared parameters have gradients, as at the last step."""
+        params = self._prepared[0]
+        with_grad = sum(p.grad is not None for p in self.param_groups[0]["params"])
+        return with_grad == len(params) and all(p.grad is not None for p in params)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if not self._fast or closure is not None:
+            return super().step(closure)
+        if self._prepared is None or not self._same_parameters():
+            self._prepared = self._prepare()
+            if self._prepared is None:
+                return super().step(closure)
+        params, exp_avgs, exp_avg_sqs, steps, counter = self._prepared
+        group = self.param_groups[0]
+        beta1, beta2 = group["betas"]
+        counter.add_(1)
+        try:
+            torch._fused_adam_(params, [p.grad for p in params], exp_avgs, exp_avg_sqs, [],
+                               steps, amsgrad=False, lr=group["lr"], beta1=beta1, beta2=beta2,
+                               weight_decay=group["weight_decay"], eps=group["eps"],
+                               maximize=False, grad_scale=None, found_inf=None)  # fmt: skip
+        except (RuntimeError, TypeError):
+            # a torch whose private kernel differs: undo the count, use torch's step
+            counter.sub_(1)
+            self._fast, self._prepared = False, None
+            return super().step(closure)
+        return None
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        if not set_to_none:
+            return super().zero_grad(set_to_none=False)
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+        return None
+
+
+def make_optimizer(parameters, learning_rate: float) -> torch.optim.Optimizer:
+    """Adam, as one fused kernel over all parameters where torch supports it on their device."""
+    parameters = list(parameters)
+    devices = {p.device.type for p in parameters}
+    if len(devices) == 1 and devices <= {"cpu", "cuda"}:
+        try:
+            return FusedAdam(parameters, learning_rate)
+        except (RuntimeError, TypeError, ValueError):
+            pass  # an older torch without the fused kernel for this device
+    return torch.optim.Adam(parameters, lr=learning_rate)
 
 
 @torch.inference_mode()
@@ -74,6 +212,17 @@ def predict_rows(module, rows: Rows, batch_size: int = 16384) -> torch.Tensor:
     finally:
         module.train(was_training)
     return torch.cat(parts) if parts else torch.empty(0, device=rows.users.device)
+
+
+def _batches(module, train: Rows, order: torch.Tensor, batch_size: int):
+    """``(users, items, feature rows, target)`` of each batch, in ``order``."""
+    chunk = max(batch_size, _CHUNK_ROWS // batch_size * batch_size)
+    for first in range(0, len(order), chunk):
+        part = train.take(order[first : first + chunk])
+        rows = module.token_rows(part.tokens)
+        for start in range(0, len(part), batch_size):
+            batch = slice(start, start + batch_size)
+            yield part.users[batch], part.items[batch], rows[batch], part.target[batch]
 
 
 def train_module(
@@ -93,6 +242,7 @@ def train_module(
     rng: np.random.RandomState,
     weight_averaging: float | None = None,
     verbose: int = 0,
+    predict_batch_size: int = 16384,
 ) -> History:
     """Train ``module`` in place and return its history.
 
@@ -104,8 +254,10 @@ def train_module(
     average of the weights is kept across steps and it, not the last iterate,
     is evaluated and returned: averaging the noisy Adam trajectory behaves like
     a cheap ensemble and delays overfitting of the id embeddings.
+
+    ``predict_batch_size`` is the batch of the validation pass each epoch.
     """
-    optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
+    optimizer = make_optimizer(module.parameters(), learning_rate)
     averaged = None
     if weight_averaging is not None:
         averaged = torch.optim.swa_utils.AveragedModel(
@@ -123,12 +275,11 @@ def train_module(
         module.train()
         order = torch.as_tensor(rng.permutation(n_rows), device=device)
         total, n_batches = torch.zeros((), device=device), 0
-        for start in range(0, n_rows, batch_size):
-            batch = train.take(order[start : start + batch_size])
-            output = module(batch.users, batch.items, batch.tokens)
-            batch_loss = joint_loss(output, batch.target, loss)
+        for users, items, rows, target in _batches(module, train, order, batch_size):
+            scores, penalty = module.training_terms(users, items, rows)
+            batch_loss = stacked_loss(scores, target, loss)
             if l2_reg:
-                batch_loss = batch_loss + l2_reg * module.l2_penalty(batch.users, batch.items, batch.tokens)
+                batch_loss = batch_loss + l2_reg * penalty
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             optimizer.step()
@@ -146,7 +297,7 @@ def train_module(
         history.n_iter = epoch
         message = f"epoch {epoch:3d} | train loss {epoch_loss:.4f}"
         if valid is not None:
-            error = predict_rows(evaluated, valid) - valid.target
+            error = predict_rows(evaluated, valid, predict_batch_size) - valid.target
             score = float(torch.sqrt(torch.mean(error**2))) * target_scale
             history.validation_scores.append(score)
             message += f" | valid RMSE {score:.4f}"

@@ -80,3 +80,15 @@ def test_torch_threads_can_be_set_per_worker(client):
         assert set(client.run(_limit_torch_threads, 2).values()) == {2}
     finally:
         client.run(_limit_torch_threads, 1)
+
+
+def test_search_with_n_threads_runs_on_the_cluster(client):
+    # n_threads is set inside each fit on the worker and restored there afterwards
+    X, y = make_ratings(n_users=30, n_items=20, n_ratings=400, random_state=1)
+    search = GridSearchCV(SAINRegressor(max_epochs=1, n_threads=1, device="cpu", random_state=0),
+                          {"top_k": [2, None]}, cv=2, scoring="neg_root_mean_squared_error",
+                          n_jobs=-1)
+    with joblib.parallel_backend("dask"):
+        search.fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert set(client.run(_torch_threads).values()) == {1}

@@ -207,3 +207,153 @@ def test_l2_penalty_counts_batch_rows():
 def test_user_fields_must_precede_item_fields():
     with pytest.raises(ValueError, match="user fields"):
         make_module(field_roles=["item", "user", "item"])
+
+
+# ---------------------------------------------------------------- fast paths
+# The module computes Eq. 1-6 with fewer, larger operations than the textbook
+# formulation (masked heads in one product, top-K without topk on every row,
+# valid tokens only after the attention, a fused kernel for prediction). These
+# tests hold each shortcut to the plain formulation.
+
+from sklearn_sain._model import top_k_bias  # noqa: E402
+
+gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def reference_keep(scores, valid, top_k):
+    """Eq. 2 the obvious way: topk over the valid keys of every query."""
+    keep = valid[:, None, None, :].expand_as(scores)
+    if top_k is None or top_k >= scores.shape[-1]:
+        return keep
+    top = scores.masked_fill(~keep, float("-inf")).topk(top_k, dim=-1).indices
+    return torch.zeros_like(keep).scatter_(-1, top, True) & keep
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 3, 5, 7, None])
+def test_top_k_bias_keeps_the_same_keys_as_topk(top_k):
+    generator = torch.Generator().manual_seed(top_k or 0)
+    scores = torch.randn(40, 2, 7, 7, generator=generator)
+    valid = torch.rand(40, 7, generator=generator) < 0.7
+    valid[:3] = True  # crowded rows
+    valid[3] = False  # a row without tokens
+    bias = top_k_bias(valid, top_k, 2, lambda rows: scores.index_select(0, rows))
+    kept = (bias.expand_as(scores) == 0) & valid[:, None, None, :]
+    valid_queries = valid[:, None, :, None].expand_as(scores)
+    expected = reference_keep(scores, valid, top_k)
+    assert torch.equal(kept & valid_queries, expected & valid_queries)
+    # a padding query (a zero vector in the network) keeps as many keys as any other
+    assert torch.equal(kept.sum(-1), expected.sum(-1))
+    # dropped keys get a large negative, so that exp() of them is exactly 0
+    assert torch.all(bias.expand_as(scores)[~kept & valid[:, None, None, :]] < -1e30)
+
+
+def test_top_k_ties_still_keep_exactly_k():
+    # two unknown values of one cell are the same token: their scores tie
+    scores = torch.tensor([1.0, 3.0, 2.0, 2.0, 2.0, 0.5]).expand(1, 1, 6, 6)
+    valid = torch.ones(1, 6, dtype=torch.bool)
+    kept = top_k_bias(valid, 3, 1, lambda rows: scores[rows]) == 0
+    assert torch.all(kept.sum(-1) == 3)
+    assert kept[0, 0, 0].tolist() == [False, True, True, True, False, False]  # earlier tie wins
+    kept = top_k_bias(valid, 2, 1, lambda rows: scores[rows]) == 0
+    assert kept[0, 0, 0].tolist() == [False, True, True, False, False, False]
+
+
+def test_duplicate_tokens_keep_exactly_k_in_the_module():
+    module = make_module(top_k=2)
+    users, items, tokens = batch()
+    tokens = tokens.clone()
+    tokens[0, 1:4] = 1  # three unknown genres: identical tokens
+    weights = module(users, items, tokens, return_attention=True).attention
+    valid_queries = (tokens > 0)[:, None, :]
+    counts = (weights > 0).sum(-1)
+    assert torch.all(counts[valid_queries.expand_as(counts)] == 2)
+
+
+def test_padding_queries_keep_exactly_k_keys_too():
+    module = make_module(top_k=2)
+    users, items, tokens = batch()
+    weights = module(users, items, tokens, return_attention=True).attention
+    n_valid = (tokens > 0).sum(-1)
+    expected = torch.minimum(n_valid, torch.tensor(2))[:, None, None]
+    assert torch.all((weights > 0).sum(-1) == expected)
+
+
+@pytest.mark.parametrize("top_k", [1, 3, None])
+@pytest.mark.parametrize("top_k_at_predict", [True, False])
+def test_prediction_without_weights_matches_the_explicit_attention(top_k, top_k_at_predict):
+    module = make_module(top_k=top_k, top_k_at_predict=top_k_at_predict)
+    users, items, tokens = batch()
+    tokens = torch.cat([tokens, torch.zeros(1, 5, dtype=torch.long)])  # and a row with no token
+    users, items = torch.cat([users, users[:1]]), torch.cat([items, items[:1]])
+    explicit = module(users, items, tokens, return_attention=True)
+    with torch.inference_mode():
+        fused = module(users, items, tokens)  # no weights, no gradients: the fused kernel
+    assert fused.attention is None
+    for name in ("combined", "content", "preference", "alpha_user", "alpha_item"):
+        torch.testing.assert_close(getattr(fused, name), getattr(explicit, name))
+
+
+def test_valid_token_path_matches_the_dense_layers():
+    module = make_module().train()
+    users, items, tokens = batch()
+    x = module.features(tokens)
+    valid = tokens > 0
+    torch.manual_seed(0)
+    dense, _ = module.interaction(x, valid)
+    pooled = module.pooling(dense, valid)
+    running = module.interaction.norm.running_mean.clone()
+    module.interaction.norm.running_mean.copy_(torch.zeros_like(running))
+    module.interaction.norm.running_var.fill_(1.0)
+    token_index = valid.reshape(-1).nonzero().squeeze(1)
+    torch.manual_seed(0)
+    compact, _ = module.interaction.valid_tokens(x, valid, token_index)
+    torch.testing.assert_close(compact, dense.reshape(-1, x.shape[-1])[token_index])
+    torch.testing.assert_close(module.pooling.pool_tokens(compact, token_index, len(tokens)),
+                               pooled)
+    torch.testing.assert_close(module.interaction.norm.running_mean, running)
+
+
+def test_int32_and_int64_inputs_agree():
+    module = make_module()
+    users, items, tokens = batch()
+    wide = module(users, items, tokens, return_attention=True)
+    narrow = module(users.int(), items.int(), tokens.int(), return_attention=True)
+    for a, b in zip(wide, narrow):
+        torch.testing.assert_close(a, b)
+
+
+def test_training_terms_are_the_scores_and_the_penalty():
+    module = make_module().train()
+    users, items, tokens = batch()
+    torch.manual_seed(0)
+    out = module(users, items, tokens)
+    torch.manual_seed(0)
+    scores, penalty = module.training_terms(users, items, module.token_rows(tokens))
+    torch.testing.assert_close(scores, torch.stack([out.combined, out.content, out.preference]))
+    torch.testing.assert_close(penalty, module.l2_penalty(users, items, tokens))
+
+
+@gpu
+@pytest.mark.gpu
+def test_cuda_forward_matches_cpu():
+    module = make_module(top_k=2)
+    users, items, tokens = batch()
+    on_cpu = module(users, items, tokens, return_attention=True)
+    cuda = module.to("cuda")
+    on_gpu = cuda(users.cuda(), items.cuda(), tokens.cuda(), return_attention=True)
+    for a, b in zip(on_cpu, on_gpu):
+        torch.testing.assert_close(a, b.cpu(), rtol=1e-4, atol=1e-5)
+    with torch.inference_mode():
+        fused = cuda(users.cuda(), items.cuda(), tokens.cuda())
+    torch.testing.assert_close(fused.combined.cpu(), on_cpu.combined, rtol=1e-4, atol=1e-5)
+
+
+@gpu
+@pytest.mark.gpu
+def test_cuda_training_step_reaches_every_part():
+    module = make_module(top_k=2, dropout=0.1).to("cuda").train()
+    users, items, tokens = (t.cuda() for t in batch())
+    scores, penalty = module.training_terms(users, items, module.token_rows(tokens))
+    (scores.sum() + penalty).backward()
+    assert module.interaction.attention.to_qkv.weight.grad.abs().sum() > 0
+    assert module.features.table.weight.grad[0].abs().sum() == 0

@@ -82,3 +82,72 @@ def test_predict_rows_batches_agree_with_one_pass():
     np.testing.assert_allclose(predict_rows(module, rows, batch_size=7).numpy(),
                                predict_rows(module, rows, batch_size=1000).numpy(), atol=1e-6)
     assert not module.training
+
+
+def test_fused_adam_steps_like_torch_adam():
+    from sklearn_sain._training import FusedAdam
+
+    def params():
+        torch.manual_seed(0)
+        return [torch.nn.Parameter(torch.randn(6, 3)), torch.nn.Parameter(torch.randn(4)),
+                torch.nn.Parameter(torch.randn(2))]
+
+    plain, fused = params(), params()
+    reference, optimizer = torch.optim.Adam(plain, lr=0.01), FusedAdam(fused, 0.01)
+    for step in range(25):
+        generator = torch.Generator().manual_seed(step)
+        for a, b in zip(plain, fused):
+            grad = torch.randn(a.shape, generator=generator)
+            a.grad, b.grad = grad.clone(), grad.clone()
+        if step % 6 == 2:  # a parameter without a gradient is skipped, as torch does
+            plain[2].grad = fused[2].grad = None
+        reference.step()
+        optimizer.step()
+    for a, b in zip(plain, fused):
+        torch.testing.assert_close(a, b)
+    assert [float(reference.state[p]["step"]) for p in plain] == \
+        [float(optimizer.state[p]["step"]) for p in fused]
+
+
+def test_every_row_is_trained_once_per_epoch():
+    from sklearn_sain._training import _batches
+
+    module = tiny_module()
+    rows = tiny_rows(100)
+    order = torch.randperm(100)
+    seen = [target for *_, target in _batches(module, rows, order, batch_size=16)]
+    assert [len(t) for t in seen] == [16] * 6 + [4]
+    torch.testing.assert_close(torch.cat(seen), rows.target[order])
+
+
+def test_rows_store_ids_as_int32():
+    rows = tiny_rows()
+    assert rows.users.dtype == rows.items.dtype == rows.tokens.dtype == torch.int32
+    huge = Rows.from_arrays(np.array([2**40]), np.array([3]), np.zeros((1, 2), int), None, "cpu")
+    assert huge.users.dtype == torch.long  # ids beyond int32 keep int64
+
+
+def test_training_is_reproducible_and_matches_the_joint_loss():
+    rows = tiny_rows()
+    first, second = tiny_module(), tiny_module()
+    fit(first, rows, l2_reg=1e-3)
+    history = fit(second, rows, l2_reg=1e-3)
+    for a, b in zip(first.parameters(), second.parameters()):
+        torch.testing.assert_close(a, b)
+    assert len(history.loss_curve) == 2 and np.isfinite(history.loss_curve).all()
+
+
+def test_id_matrix_narrows_to_int32_without_wrapping_around():
+    import pandas as pd
+
+    from sklearn_sain._layout import id_matrix
+
+    table = pd.DataFrame({"user:u": np.array([2, 3], dtype=np.int32),
+                          "item:i": np.array([2, 2**40], dtype=np.int64)})
+    narrow = id_matrix(table, np.int32)
+    assert narrow.dtype == np.int32
+    assert narrow.tolist() == [[2, 2], [3, np.iinfo(np.int32).max]]  # past any vocabulary
+    np.testing.assert_array_equal(id_matrix(table.astype(np.int32), np.int32),
+                                  id_matrix(table.astype(np.int32)))
+    with pytest.raises(ValueError, match="negative id"):
+        id_matrix(pd.DataFrame({"user:u": np.array([-1], dtype=np.int32)}), np.int32)

@@ -35,6 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG files")
     parser.add_argument("--verbose", type=int, default=0, help="per-epoch lines from SAIN")
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    speed = parser.add_argument_group("speed and scale (--speed; see docs/speed.rst)")
+    speed.add_argument("--speed", action="store_true",
+                       help="measure speed instead of accuracy: SAIN's epoch and DeepCTR "
+                            "AutoInt's in the same run, prediction, encoding, GPU, and the "
+                            "scale curve")
+    speed.add_argument("--speed-repeats", type=int, default=3, help="epochs timed (median)")
+    speed.add_argument("--scale-sizes", nargs="+", type=int, default=[1_000_000, 3_000_000,
+                                                                     10_000_000],
+                       help="make_ratings rows of the scale curve; 0 skips it")
+    speed.add_argument("--scale-batch-size", type=int, default=1024)
+    speed.add_argument("--no-autoint", action="store_true", help="skip the AutoInt epochs")
     parser.add_argument("--merge", nargs="+", default=None, metavar="RESULTS_JSON",
                         help="combine the results.json files of earlier runs (e.g. one per "
                              "dataset, run side by side) into one report in --out; runs nothing")

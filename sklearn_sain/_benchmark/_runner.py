@@ -191,6 +191,10 @@ def merge_reports(paths, out, *, plots=True, log=print) -> dict:
 
 
 def run_from_args(args) -> int:
+    if getattr(args, "speed", False):
+        from ._speed import run_from_args as run_speed
+
+        return run_speed(args)
     if args.merge:
         merge_reports(args.merge, args.out, plots=not args.no_plots)
         return 0

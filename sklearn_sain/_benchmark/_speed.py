@@ -1,0 +1,429 @@
+"""Speed and scale: ``python -m sklearn_sain benchmark --speed --data-dir DIR``.
+
+Every figure is measured in the same run, so ratios compare like with like on
+whatever the machine is doing at the time:
+
+- one training epoch of SAIN (package defaults, batch 128) on the paper's
+  MovieLens training split, the median of ``--speed-repeats`` epochs;
+- one epoch of DeepCTR-Torch AutoInt on the same rows and fields (batch 128,
+  as SAIN, and 256, its setting in the accuracy benchmark), and the ratios;
+- prediction throughput of the trained network on encoded rows, and of
+  ``SAINRegressor.predict`` on raw rows (encoding included);
+- encoding 1M rows of :func:`~sklearn_sain.datasets.make_ratings` (a list
+  column of genres) with :class:`~sklearn_sain.SAINEncoder`;
+- with CUDA: the epoch at batch 128 and 1024 with the rows on the GPU, and
+  GPU prediction throughput;
+- the scale curve: ``SAINRegressor`` fitted on 1M, 3M and 10M ``make_ratings``
+  rows, each in a fresh process (seconds and peak resident memory).
+
+Without ``--data-dir`` (or without the MovieLens files) synthetic ratings
+stand in for MovieLens, and the report says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SCALE_SIZES = (1_000_000, 3_000_000, 10_000_000)
+# make_ratings users and items for the scale curve (about MovieLens-1M): fixed,
+# so that a step costs the same at every size and time should grow linearly
+SCALE_USERS, SCALE_ITEMS = 6040, 3706
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 1024**2  # Linux: KiB
+
+
+def _reset_peak_rss() -> bool:
+    """Restart the kernel's peak-RSS counter of this process (Linux), to time one phase."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def _rss_mb() -> float | None:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**2
+    except OSError:
+        return None
+
+
+def _sync(device) -> None:
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def _encoder(dataset):
+    from .. import SAINEncoder
+
+    if dataset is None:
+        return SAINEncoder()
+    return SAINEncoder(user_features=list(dataset.user_features),
+                       item_features=list(dataset.item_features))  # fmt: skip
+
+
+def prepare(X, y, encoder, device):
+    """Encoded training rows on ``device`` and a fresh default network for them."""
+    import torch
+
+    from .._layout import layout_of
+    from .._model import SAINModule
+    from .._training import Rows
+
+    encoded = encoder.fit_transform(X)
+    layout = layout_of(encoded, encoder.vocabulary_sizes_)
+    users, items, tokens = layout.arrays(encoded)
+    y = np.asarray(y, dtype=np.float64)
+    target = (y - y.mean()) / (y.std() or 1.0)
+    rows = Rows.from_arrays(users, items, tokens, target, device)
+    torch.manual_seed(0)
+    module = SAINModule(**layout.module_kwargs()).to(device)
+    return rows, module, layout
+
+
+def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu") -> list:
+    """Seconds of ``repeats`` single training epochs of ``module`` on ``rows``, after a warm-up."""
+    from .._training import train_module
+
+    options = dict(loss="rmse", l2_reg=1e-4, learning_rate=1e-3, batch_size=batch_size,
+                   max_epochs=1, early_stopping=False, n_iter_no_change=1, tol=0.0,
+                   target_scale=1.0)  # fmt: skip
+    # the first optimizer and first batches pay one-off costs (imports, allocator)
+    train_module(module, rows.take(slice(0, min(len(rows), 8 * batch_size))), None,
+                 rng=np.random.RandomState(0), **options)  # fmt: skip
+    seconds = []
+    for repeat in range(repeats):
+        _sync(device)
+        started = time.perf_counter()
+        train_module(module, rows, None, rng=np.random.RandomState(repeat), **options)
+        _sync(device)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def time_prediction(module, rows, *, min_rows: int = 1_000_000, batch_size: int = 16384,
+                    device="cpu") -> dict:  # fmt: skip
+    """Rows per second of :func:`predict_rows` on encoded rows repeated to ``min_rows``."""
+    import torch
+
+    from .._training import Rows, predict_rows
+
+    copies = max(1, -(-min_rows // len(rows)))
+    big = Rows(*(t.repeat(copies, *[1] * (t.dim() - 1)) for t in (rows.users, rows.items,
+                                                                    rows.tokens)))  # fmt: skip
+    predict_rows(module, big.take(slice(0, batch_size)), batch_size)  # warm-up
+    _sync(device)
+    started = time.perf_counter()
+    scores = predict_rows(module, big, batch_size)
+    _sync(device)
+    seconds = time.perf_counter() - started
+    assert bool(torch.isfinite(scores).all())
+    return {"rows": len(big), "seconds": seconds, "rows_per_second": len(big) / seconds}
+
+
+def time_estimator_predict(X, y, *, n_rows: int, device="cpu", encoder=None) -> dict:
+    """Rows per second of ``SAINRegressor.predict`` on raw rows (encoding included)."""
+    import pandas as pd
+
+    from .. import SAINRegressor
+
+    model = SAINRegressor(max_epochs=1, early_stopping=False, device=device, random_state=0,
+                          encoder=encoder).fit(X, y)  # fmt: skip
+    copies = max(1, -(-n_rows // len(X)))
+    big = pd.concat([X] * copies, ignore_index=True)
+    model.predict(X.head(1000))  # warm-up
+    started = time.perf_counter()
+    model.predict(big)
+    seconds = time.perf_counter() - started
+    return {"rows": len(big), "seconds": seconds, "rows_per_second": len(big) / seconds}
+
+
+def time_encoding(n_rows: int = 1_000_000, seed: int = 0) -> dict:
+    """Seconds to fit and to apply :class:`SAINEncoder` on ``make_ratings`` rows (list genres)."""
+    from .. import SAINEncoder
+    from ..datasets import make_ratings
+
+    X, _ = make_ratings(n_users=SCALE_USERS, n_items=SCALE_ITEMS, n_ratings=n_rows,
+                        random_state=seed)  # fmt: skip
+    encoder = SAINEncoder()
+    started = time.perf_counter()
+    encoder.fit_transform(X)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    encoded = encoder.transform(X)
+    transform_seconds = time.perf_counter() - started
+    return {"rows": n_rows, "fit_transform_seconds": fit_seconds,
+            "transform_seconds": transform_seconds, "columns": int(encoded.shape[1]),
+            "list_columns": [c for c, multi in encoder.multi_valued_.items() if multi],
+            }  # fmt: skip
+
+
+def time_autoint_epoch(X, y, features, *, batch_size: int, device="cpu", seed: int = 0):
+    """Seconds of one DeepCTR-Torch AutoInt epoch on the same rows and fields (None if absent)."""
+    import importlib.util
+
+    if importlib.util.find_spec("deepctr_torch") is None:
+        return None
+    from ._common import quiet
+    from ._deepctr import _columns, _import_deepctr
+    from ._features import IntegerCoding
+
+    _import_deepctr()
+    import torch
+    from deepctr_torch.models import AutoInt
+
+    coding = IntegerCoding(["user_id", "item_id", *features]).fit(X)
+    columns = _columns(coding)
+    torch.manual_seed(seed)
+    model = AutoInt(columns, columns, task="regression", seed=seed, device=str(device))
+    model.compile("adam", "mse")
+    inputs = coding.transform(X)
+    target = (np.asarray(y, dtype=np.float64) - np.mean(y)).astype(np.float32)
+    with quiet():
+        warm = min(len(target), 4 * batch_size)
+        model.fit({k: v[:warm] for k, v in inputs.items()}, target[:warm], batch_size=batch_size,
+                  epochs=1, verbose=0, shuffle=False)  # fmt: skip
+        _sync(device)
+        started = time.perf_counter()
+        model.fit(inputs, target, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
+        _sync(device)
+    return time.perf_counter() - started
+
+
+def scale_point(n_rows: int, *, batch_size: int, max_epochs: int = 1, device="cpu",
+                threads: int | None = 1, seed: int = 0) -> dict:  # fmt: skip
+    """Fit ``SAINRegressor`` on ``n_rows`` synthetic ratings; seconds and memory.
+
+    Run it in a fresh process (see :func:`run_scale_point`) so that the peak
+    resident memory belongs to this fit alone.
+    """
+    from .. import SAINRegressor
+    from ..datasets import make_ratings
+
+    started = time.perf_counter()
+    X, y = make_ratings(n_users=SCALE_USERS, n_items=SCALE_ITEMS, n_ratings=n_rows,
+                        multi_valued="list", random_state=seed)  # fmt: skip
+    data_seconds = time.perf_counter() - started
+    rss_before = _rss_mb()
+    fit_peak_known = _reset_peak_rss()
+    model = SAINRegressor(max_epochs=max_epochs, batch_size=batch_size, device=device,
+                          n_threads=threads, random_state=seed)  # fmt: skip
+    started = time.perf_counter()
+    model.fit(X, y)
+    fit_seconds = time.perf_counter() - started
+    return {"rows": n_rows, "batch_size": batch_size, "epochs": int(model.n_iter_),
+            "data_seconds": data_seconds, "fit_seconds": fit_seconds,
+            "seconds_per_million_rows_per_epoch": fit_seconds / (n_rows / 1e6) / model.n_iter_,
+            "rss_before_fit_mb": rss_before, "peak_rss_mb": _peak_rss_mb(),
+            # the peak while fitting (data included), the figure the 4 GB budget is about
+            "fit_peak_rss_mb": _status_mb("VmHWM") if fit_peak_known else None,
+            "validation_rmse": float(model.validation_scores_[-1])
+            if model.validation_scores_ else None}  # fmt: skip
+
+
+def run_scale_point(n_rows: int, *, batch_size: int, max_epochs: int = 1, device="cpu",
+                    threads: int | None = 1, timeout: float | None = None) -> dict:  # fmt: skip
+    """:func:`scale_point` in a fresh Python process, for a clean peak-memory figure."""
+    root = Path(__file__).resolve().parents[2]
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
+    command = [sys.executable, "-m", "sklearn_sain._benchmark._speed", "--scale-point",
+               str(n_rows), "--batch-size", str(batch_size), "--max-epochs", str(max_epochs),
+               "--device", str(device), "--threads", str(threads or 0)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    if done.returncode != 0:
+        return {"rows": n_rows, "error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _median(values) -> float:
+    return float(np.median(values)) if len(values) else float("nan")
+
+
+def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
+              repeats: int = 3, autoint: bool = True, autoint_batches=(128, 256),
+              predict_rows: int = 1_000_000, encode_rows: int = 1_000_000,
+              scale_sizes=SCALE_SIZES, scale_batch_size: int = 1024, scale_epochs: int = 1,
+              synthetic_rows: int = 80_000, log=print) -> dict:  # fmt: skip
+    """Measure every figure of the speed report; print it and write ``speed.json`` to ``out``."""
+    import torch
+
+    from ..datasets import make_ratings
+    from ._machine import describe_machine, machine_info
+
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        machine = machine_info()
+        log(f"machine: {describe_machine(machine)}")
+        if dataset is not None:
+            (X, y), name = dataset.train, dataset.title
+            features = dataset.features
+        else:
+            X, y = make_ratings(n_ratings=synthetic_rows, random_state=0)
+            name = f"make_ratings, {synthetic_rows} rows (MovieLens files not found)"
+            features = [c for c in X.columns if c not in ("user_id", "item_id")]
+        report = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine,
+                  "threads": torch.get_num_threads(), "dataset": name, "n_train": len(X),
+                  "results": {}}  # fmt: skip
+        results = report["results"]
+
+        log(f"\n== training epoch, CPU, batch 128, {len(X)} rows of {name}")
+        rows, module, layout = prepare(X, y, _encoder(dataset), "cpu")
+        report["n_slots"] = layout.n_slots
+        epochs = time_epochs(module, rows, batch_size=128, repeats=repeats)
+        results["cpu_epoch_seconds"] = _median(epochs)
+        results["cpu_epoch_all"] = epochs
+        log(f"  SAIN: {results['cpu_epoch_seconds']:.2f} s per epoch "
+            f"({', '.join(f'{s:.2f}' for s in epochs)})")
+
+        if autoint:
+            for batch in autoint_batches:
+                seconds = time_autoint_epoch(X, y, features, batch_size=batch, device="cpu")
+                if seconds is None:
+                    log("  AutoInt: skipped (pip install deepctr-torch)")
+                    break
+                results[f"autoint_cpu_epoch_seconds_batch{batch}"] = seconds
+                results[f"ratio_autoint_batch{batch}_over_sain"] = seconds / results[
+                    "cpu_epoch_seconds"]
+                log(f"  AutoInt (DeepCTR-Torch), batch {batch}: {seconds:.2f} s per epoch, "
+                    f"{seconds / results['cpu_epoch_seconds']:.1f}x SAIN's epoch at batch 128")
+
+        log("\n== prediction, CPU")
+        predict = time_prediction(module, rows, min_rows=predict_rows)
+        results["cpu_predict_rows_per_second"] = predict["rows_per_second"]
+        log(f"  network on encoded rows: {predict['rows_per_second']:,.0f} rows/s "
+            f"({predict['rows']:,} rows)")
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count())  # fmt: skip
+        if cores and cores > torch.get_num_threads():
+            # prediction runs in large batches, where more threads do pay
+            single = torch.get_num_threads()
+            torch.set_num_threads(cores)
+            try:
+                wide = time_prediction(module, rows, min_rows=predict_rows)
+            finally:
+                torch.set_num_threads(single)
+            results[f"cpu_predict_rows_per_second_{cores}_threads"] = wide["rows_per_second"]
+            log(f"  network on encoded rows, {cores} threads: "
+                f"{wide['rows_per_second']:,.0f} rows/s")
+        estimator = time_estimator_predict(X, y, n_rows=min(predict_rows, 500_000),
+                                           encoder=_encoder(dataset))  # fmt: skip
+        results["cpu_estimator_predict_rows_per_second"] = estimator["rows_per_second"]
+        log(f"  SAINRegressor.predict on raw rows (encoding included): "
+            f"{estimator['rows_per_second']:,.0f} rows/s ({estimator['rows']:,} rows)")
+
+        if encode_rows:
+            log(f"\n== encoding {encode_rows:,} make_ratings rows (list column: genres)")
+            encoding = time_encoding(encode_rows)
+            results["encoding"] = encoding
+            log(f"  SAINEncoder.fit_transform {encoding['fit_transform_seconds']:.2f} s, "
+                f"transform {encoding['transform_seconds']:.2f} s")
+
+        if torch.cuda.is_available():
+            gpu = str(device) if str(device).startswith("cuda") else "cuda"
+            log(f"\n== GPU: {torch.cuda.get_device_name(torch.device(gpu))}, rows on the device")
+            rows_gpu, module_gpu, _ = prepare(X, y, _encoder(dataset), gpu)
+            for batch in (128, 1024):
+                seconds = _median(time_epochs(module_gpu, rows_gpu, batch_size=batch,
+                                              repeats=repeats, device=gpu))  # fmt: skip
+                results[f"gpu_epoch_seconds_batch{batch}"] = seconds
+                log(f"  SAIN epoch, batch {batch}: {seconds:.3f} s")
+            predict = time_prediction(module_gpu, rows_gpu, min_rows=predict_rows, device=gpu)
+            results["gpu_predict_rows_per_second"] = predict["rows_per_second"]
+            log(f"  network on encoded rows: {predict['rows_per_second']:,.0f} rows/s")
+            if autoint:
+                seconds = time_autoint_epoch(X, y, features, batch_size=256, device=gpu)
+                if seconds is not None:
+                    results["autoint_gpu_epoch_seconds_batch256"] = seconds
+                    log(f"  AutoInt (DeepCTR-Torch), batch 256: {seconds:.2f} s per epoch")
+
+        if scale_sizes:
+            log(f"\n== scale: SAINRegressor on make_ratings ({SCALE_USERS} users, "
+                f"{SCALE_ITEMS} items), batch {scale_batch_size}, {scale_epochs} epoch(s), "
+                "10% held out for validation, a fresh process per size")
+            results["scale"] = []
+            for n_rows in scale_sizes:
+                point = run_scale_point(n_rows, batch_size=scale_batch_size,
+                                        max_epochs=scale_epochs, device="cpu", threads=threads)
+                results["scale"].append(point)
+                if "error" in point:
+                    log(f"  {n_rows:>12,} rows: FAILED {point['error']}")
+                    continue
+                fit_peak = point.get("fit_peak_rss_mb") or point["peak_rss_mb"]
+                log(f"  {n_rows:>12,} rows: fit {point['fit_seconds']:7.1f} s "
+                    f"({point['seconds_per_million_rows_per_epoch']:.1f} s per 1M rows per "
+                    f"epoch), peak RSS during fit {fit_peak / 1024:.2f} GiB (data and imports "
+                    f"before fit {point['rss_before_fit_mb'] / 1024:.2f} GiB)")
+        if hasattr(os, "getloadavg"):
+            report["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+        if out is not None:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            path = Path(out) / "speed.json"
+            path.write_text(json.dumps(report, indent=2, default=str))
+            log(f"\nwrote {path}")
+        return report
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def run_from_args(args) -> int:
+    """The ``--speed`` branch of ``python -m sklearn_sain benchmark``."""
+    from ._data import find_datasets
+
+    dataset = None
+    if args.data_dir:
+        found, _ = find_datasets(args.data_dir, ["movielens"])
+        dataset = found[0] if found else None
+    sizes = [] if args.scale_sizes == [0] else args.scale_sizes
+    run_speed(dataset, out=args.out, device=args.device, threads=args.threads,
+              repeats=args.speed_repeats, autoint=not args.no_autoint,
+              scale_sizes=sizes, scale_batch_size=args.scale_batch_size)  # fmt: skip
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m sklearn_sain._benchmark._speed`` (one scale point)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale-point", type=int, required=True)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--max-epochs", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    point = scale_point(args.scale_point, batch_size=args.batch_size, max_epochs=args.max_epochs,
+                        device=args.device, threads=args.threads or None)  # fmt: skip
+    print(json.dumps(point))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""The speed benchmark's helpers (sklearn_sain._benchmark._speed) on tiny synthetic data.
+
+These check that every figure is measured and reported, not how fast anything
+is: timings are for ``python -m sklearn_sain benchmark --speed``, not tests.
+"""
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_sain import SAINEncoder
+from sklearn_sain._benchmark import _speed
+from sklearn_sain._cli import build_parser
+from sklearn_sain.datasets import make_ratings
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return make_ratings(n_users=40, n_items=30, n_ratings=800, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def prepared(ratings):
+    X, y = ratings
+    return _speed.prepare(X, y, SAINEncoder(), "cpu")
+
+
+def test_prepare_gives_encoded_rows_and_a_default_network(prepared, ratings):
+    rows, module, layout = prepared
+    assert len(rows) == len(ratings[0])
+    assert rows.tokens.shape[1] == layout.n_slots
+    assert module.interaction.attention.top_k == 8
+
+
+def test_time_epochs_times_each_epoch(prepared):
+    rows, module, _ = prepared
+    seconds = _speed.time_epochs(module, rows, batch_size=64, repeats=2)
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
+
+
+def test_time_prediction_repeats_rows_to_the_requested_count(prepared):
+    rows, module, _ = prepared
+    result = _speed.time_prediction(module, rows, min_rows=2000, batch_size=512)
+    assert result["rows"] >= 2000 and result["rows_per_second"] > 0
+
+
+def test_time_estimator_predict_includes_encoding(ratings):
+    X, y = ratings
+    result = _speed.time_estimator_predict(X, y, n_rows=1500)
+    assert result["rows"] >= 1500 and result["rows_per_second"] > 0
+
+
+def test_time_encoding_reports_the_list_column():
+    result = _speed.time_encoding(n_rows=3000)
+    assert result["rows"] == 3000 and result["list_columns"] == ["genres"]
+    assert result["fit_transform_seconds"] > 0 and result["transform_seconds"] > 0
+
+
+def test_scale_point_reports_time_and_memory():
+    point = _speed.scale_point(3000, batch_size=256)
+    assert point["rows"] == 3000 and point["epochs"] == 1
+    # the kernel updates the peak lazily: in this process it may trail the current RSS by a page
+    assert point["fit_seconds"] > 0 and point["peak_rss_mb"] > 0.9 * point["rss_before_fit_mb"] > 0
+    assert np.isfinite(point["validation_rmse"])
+    # Linux can restart the peak counter, giving the peak of the fit alone
+    assert point["fit_peak_rss_mb"] is None or point["fit_peak_rss_mb"] > 0
+
+
+def test_scale_point_runs_in_a_fresh_process():
+    point = _speed.run_scale_point(2000, batch_size=256, timeout=300)
+    assert "error" not in point, point
+    assert point["rows"] == 2000 and point["peak_rss_mb"] > 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("deepctr_torch") is None,
+                    reason="needs deepctr-torch")
+def test_autoint_epoch_is_timed_on_the_same_fields(ratings):
+    X, y = ratings
+    features = [c for c in X.columns if c not in ("user_id", "item_id")]
+    seconds = _speed.time_autoint_epoch(X.head(300), y[:300], features, batch_size=128)
+    assert seconds > 0
+
+
+def test_run_speed_prints_and_writes_every_figure(tmp_path):
+    lines = []
+    previous = torch.get_num_threads()
+    report = _speed.run_speed(None, out=tmp_path, repeats=1, autoint=False, predict_rows=3000,
+                              encode_rows=2000, scale_sizes=(1500,), scale_batch_size=256,
+                              synthetic_rows=1200, log=lines.append)
+    assert torch.get_num_threads() == previous  # the thread setting is restored
+    results = report["results"]
+    for key in ("cpu_epoch_seconds", "cpu_predict_rows_per_second",
+                "cpu_estimator_predict_rows_per_second", "encoding", "scale"):
+        assert key in results
+    assert "error" not in results["scale"][0]
+    written = json.loads((tmp_path / "speed.json").read_text())
+    assert written["results"]["cpu_epoch_seconds"] == pytest.approx(results["cpu_epoch_seconds"])
+    text = "\n".join(lines)
+    assert "per epoch" in text and "rows/s" in text and "peak RSS" in text
+
+
+def test_speed_flag_reaches_the_speed_benchmark(monkeypatch, tmp_path):
+    calls = {}
+    monkeypatch.setattr(_speed, "run_speed", lambda dataset, **kwargs: calls.update(kwargs))
+    parser = build_parser()
+    args = parser.parse_args(["benchmark", "--speed", "--scale-sizes", "0", "--no-autoint",
+                              "--out", str(tmp_path)])
+    assert args.handler(args) == 0
+    assert calls["scale_sizes"] == [] and calls["autoint"] is False
+    assert calls["threads"] == 1  # the benchmark's default: one torch thread
