@@ -596,10 +596,3 @@ class SAINModule(nn.Module):
                                                 self.top_k_at_predict, with_penalty=True,
                                                 need_weights=False)  # fmt: skip
         return scores, penalty
-
-    def l2_penalty(self, users: torch.Tensor, items: torch.Tensor, tokens: torch.Tensor):
-        """Mean squared norm of the embedding rows a batch uses (feedback ids and feature tokens)."""
-        penalty = self.user_cf(users).pow(2).sum(-1) + self.item_cf(items).pow(2).sum(-1)
-        if self.has_content:
-            penalty = penalty + self.features(tokens).pow(2).sum(dim=(1, 2))
-        return penalty.mean()
