@@ -317,7 +317,9 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
             if module.has_content:
                 tokens = torch.cat([chunk.repeat_interleave(n_items, dim=0),
                                     item_tokens.repeat(m, 1)], dim=1)
-                parts = [module.content_vectors(tokens[i:i + batch], apply_top_k)[:2]
+                # the weights are not needed: the same fused attention as predict
+                parts = [module.content_vectors(tokens[i:i + batch], apply_top_k,
+                                                need_weights=False)[:2]
                          for i in range(0, m * n_items, batch)]
                 user_content, item_content = (
                     None if parts[0][side] is None else torch.cat([p[side] for p in parts])
