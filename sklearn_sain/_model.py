@@ -38,6 +38,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._feedback import ImplicitFeedback
+
 PAD_ID = 0
 UNKNOWN_ID = 1
 
@@ -412,6 +414,12 @@ class SAINModule(nn.Module):
         See :class:`sklearn_sain.SAINRegressor`.
     top_k_at_predict : bool
         Whether top-K selection also applies in evaluation mode.
+    implicit_feedback : bool
+        Whether the feedback vectors add the implicit-feedback sums of
+        :class:`~sklearn_sain._feedback.ImplicitFeedback` (SVD++).
+    n_feedback_links : int
+        Number of distinct training (user, item) pairs, which
+        :meth:`set_feedback_links` stores when ``implicit_feedback`` is True.
     """
 
     def __init__(
@@ -429,6 +437,8 @@ class SAINModule(nn.Module):
         dropout: float = 0.1,
         norm: str = "batch",
         top_k_at_predict: bool = True,
+        implicit_feedback: bool = False,
+        n_feedback_links: int = 0,
     ):
         super().__init__()
         roles = list(field_roles)
@@ -445,6 +455,11 @@ class SAINModule(nn.Module):
         self.user_bias = nn.Embedding(n_users, 1)
         self.item_bias = nn.Embedding(n_items, 1)
         self.global_bias = nn.Parameter(torch.zeros(1))
+        self.implicit_feedback = implicit_feedback
+        if implicit_feedback:
+            # a user's bag holds items, an item's bag holds users
+            self.user_implicit = ImplicitFeedback(n_users, n_items, n_feedback_links, embed_dim)
+            self.item_implicit = ImplicitFeedback(n_items, n_users, n_feedback_links, embed_dim)
 
         self.has_content = len(roles) > 0
         if self.has_content:
@@ -478,6 +493,27 @@ class SAINModule(nn.Module):
             nn.init.normal_(self.features.table.weight, std=0.05)
             with torch.no_grad():
                 self.features.table.weight[PAD_ID].zero_()
+
+    # ----------------------------------------------------------- feedback
+    def set_feedback_links(self, users, items) -> None:
+        """Store the training (user, item) pairs that the implicit feedback sums over."""
+        if self.implicit_feedback:
+            self.user_implicit.set_links(users, items)
+            self.item_implicit.set_links(items, users)
+
+    def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
+        """Feedback vectors X_CF of ``users`` ``(batch,)``: ``(batch, embed_dim)``."""
+        vectors = F.embedding(users, self.user_cf.weight)
+        if self.implicit_feedback:
+            vectors = vectors + self.user_implicit(users)
+        return vectors
+
+    def item_vectors(self, items: torch.Tensor) -> torch.Tensor:
+        """Feedback vectors X_CF of ``items`` ``(batch,)``: ``(batch, embed_dim)``."""
+        vectors = F.embedding(items, self.item_cf.weight)
+        if self.implicit_feedback:
+            vectors = vectors + self.item_implicit(items)
+        return vectors
 
     # ------------------------------------------------------------ content
     def token_rows(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -533,8 +569,8 @@ class SAINModule(nn.Module):
     def _scores(self, users, items, rows, apply_top_k: bool, with_penalty: bool = False,
                 need_weights: bool = True):  # fmt: skip
         """The three scores stacked ``(3, batch)``, alphas, attention and the L2 penalty."""
-        user_cf = F.embedding(users, self.user_cf.weight)
-        item_cf = F.embedding(items, self.item_cf.weight)
+        user_cf = self.user_vectors(users)
+        item_cf = self.item_vectors(items)
         bias = (F.embedding(users, self.user_bias.weight).view(-1)
                 + F.embedding(items, self.item_bias.weight).view(-1) + self.global_bias)
         weights = x = None
@@ -554,7 +590,7 @@ class SAINModule(nn.Module):
         scores = (sides_user * sides_item).sum(-1) + bias  # (3, batch)
         penalty = None
         if with_penalty:
-            # the rows the batch used, as gathered above: no second lookup
+            # the vectors the batch used (implicit sums included), as gathered above
             penalty = user_cf.square().sum() + item_cf.square().sum()
             if x is not None:
                 penalty = penalty + x.square().sum()

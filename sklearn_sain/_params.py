@@ -40,7 +40,7 @@ def check_regressor_params(estimator) -> None:
     check_number(estimator.verbose, "verbose", integral, min_val=0, allow_bool=True)
     if estimator.n_threads is not None:
         check_number(estimator.n_threads, "n_threads", integral, min_val=1)
-    for name in ("top_k_at_predict", "early_stopping", "clip_predictions"):
+    for name in ("top_k_at_predict", "implicit_feedback", "early_stopping", "clip_predictions"):
         check_bool(getattr(estimator, name), name)
     if estimator.encoder is not None and not isinstance(estimator.encoder, SAINEncoder):
         raise TypeError(

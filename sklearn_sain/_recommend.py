@@ -294,7 +294,7 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
 
     item_ids = torch.as_tensor(items.ids, device=device)
     item_tokens = torch.as_tensor(items.tokens, dtype=torch.long, device=device)
-    item_cf = module.item_cf(item_ids)
+    item_cf = module.item_vectors(item_ids)
     item_known = (item_ids > UNKNOWN_ID).to(item_cf.dtype)
     item_bias = module.item_bias(item_ids).squeeze(-1) + module.global_bias
     user_ids = torch.as_tensor(users.ids, device=device)
@@ -335,7 +335,7 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
                 content = (None if user_content is None else
                            user_content.view(m, n_items, -1)[local].flatten(0, 1))
                 mixed = module.integrate(
-                    module.user_cf(ids).repeat_interleave(n_items, dim=0), content,
+                    module.user_vectors(ids).repeat_interleave(n_items, dim=0), content,
                     (ids > UNKNOWN_ID).to(item_cf.dtype).repeat_interleave(n_items),
                 )[0].view(len(rows), n_items, -1)
                 scores = ((mixed * item_mixed[local]).sum(-1)
