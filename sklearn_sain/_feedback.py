@@ -68,6 +68,21 @@ class ImplicitFeedback(nn.Module):
         self.starts.copy_(torch.as_tensor(np.cumsum(counts) - counts, device=device))
         self.others.copy_(torch.as_tensor(other_of, device=device))
 
+    def check_links(self) -> None:
+        """Raise a ValueError unless the stored links are a valid CSR of in-range ids.
+
+        Loading a saved model calls this: links from a damaged or edited file
+        would otherwise surface as an indexing error deep inside torch.
+        """
+        starts, counts, others = (t.detach().cpu() for t in (self.starts, self.counts, self.others))
+        n_links = others.shape[0]
+        expected_starts = torch.cumsum(counts, 0) - counts
+        if (bool((counts < 0).any()) or int(counts.sum()) != n_links
+                or not torch.equal(starts, expected_starts)):  # fmt: skip
+            raise ValueError("implicit feedback links are inconsistent")
+        if n_links and (int(others.min()) < 0 or int(others.max()) >= self.table.num_embeddings):
+            raise ValueError("implicit feedback links point past the id vocabulary")
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """``(batch, dim)`` implicit vectors of owner ``ids`` ``(batch,)``."""
         # popular ids repeat within a batch and carry the longest link lists:

@@ -501,6 +501,12 @@ class SAINModule(nn.Module):
             self.user_implicit.set_links(users, items)
             self.item_implicit.set_links(items, users)
 
+    def check_feedback_links(self) -> None:
+        """Raise a ValueError when stored implicit-feedback links are damaged (see loading)."""
+        if self.implicit_feedback:
+            self.user_implicit.check_links()
+            self.item_implicit.check_links()
+
     def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
         """Feedback vectors X_CF of ``users`` ``(batch,)``: ``(batch, embed_dim)``."""
         vectors = F.embedding(users, self.user_cf.weight)

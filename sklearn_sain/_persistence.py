@@ -9,12 +9,14 @@ estimator is then rebuilt by this module from validated JSON.
 
 File layout (a torch zip archive)::
 
-    {"format": "sklearn_sain", "format_version": 2,
+    {"format": "sklearn_sain", "format_version": 3,
      "metadata": "<JSON: estimator kind, parameters, fitted state>",
      "tensors": {"<state dict key>": tensor, ..., "catalog/<name>": tensor, ...}}
 
 Version 2 added the ``catalog/`` tensors (the training users and items that
-``recommend`` needs); version 1 files load without them.
+``recommend`` needs); version 1 files load without them. Version 3 added
+implicit feedback (its tables and links are module state); earlier files
+describe models without it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from ._regressor import SAINRegressor
 from ._torch_utils import cpu_state_dict, loadable_device, resolve_device
 
 FORMAT = "sklearn_sain"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _CATALOG = "catalog/"  # prefix of the catalog tensors; module state keys never contain "/"
 _KEYS = {"format", "format_version", "metadata", "tensors"}
 _ESTIMATORS = {"SAINRegressor": SAINRegressor, "SAINEncoder": SAINEncoder}
@@ -177,6 +179,8 @@ def load(path, *, device=None):
         if kind not in _ESTIMATORS:
             raise ValueError(f"unknown estimator {kind!r}")
         params = {name: _decode_param(value) for name, value in metadata["params"].items()}
+        if kind == "SAINRegressor" and payload["format_version"] < 3:
+            params.setdefault("implicit_feedback", False)  # which did not exist before
         estimator = _ESTIMATORS[kind](**params)
         if kind == "SAINRegressor":
             estimator._validate_params()
@@ -543,4 +547,5 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
     # strict: a tensor missing, extra or of another shape means another model
     module.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(_CATALOG)},
                            strict=True)
+    module.check_feedback_links()
     model.module_ = module.to(model.device_).eval()

@@ -572,6 +572,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        # pickles from before implicit feedback existed describe models without it
+        state.setdefault("implicit_feedback", False)
         module_state = state.get("module_")
         if isinstance(module_state, dict):
             device = loadable_device(state["device_"])

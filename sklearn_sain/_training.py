@@ -198,6 +198,26 @@ def make_optimizer(parameters, learning_rate: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(parameters, lr=learning_rate)
 
 
+def _exact_integer_ema(decay: float):
+    """torch's EMA update for float tensors; integer buffers are copied, not averaged.
+
+    torch averages an integer buffer in floating point and truncates the
+    result, which turns the unchanging implicit-feedback links (and counters)
+    into other numbers. Tensors arrive grouped by dtype, so one test per group
+    suffices.
+    """
+    float_update = torch.optim.swa_utils.get_ema_multi_avg_fn(decay)
+
+    def update(averaged, current, n_averaged):
+        if torch.is_floating_point(averaged[0]) or torch.is_complex(averaged[0]):
+            float_update(averaged, current, n_averaged)
+        else:
+            for target, source in zip(averaged, current):
+                target.copy_(source)
+
+    return update
+
+
 @torch.inference_mode()
 def predict_rows(module, rows: Rows, batch_size: int = 16384) -> torch.Tensor:
     """Combined scores of ``rows`` in evaluation mode, in large batches."""
@@ -262,7 +282,7 @@ def train_module(
     if weight_averaging is not None:
         averaged = torch.optim.swa_utils.AveragedModel(
             module,
-            multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(weight_averaging),
+            multi_avg_fn=_exact_integer_ema(weight_averaging),
             use_buffers=True,
         )
     evaluated = module if averaged is None else averaged.module

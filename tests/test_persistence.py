@@ -358,6 +358,10 @@ def _rewrite(path, edit):
          "cannot be restored.*inconsistent encoder state"),
         (lambda p: p.update(metadata=p["metadata"].replace('"state": {', '"state": {"x": 1, ', 1)
                             .replace('"n_iter_"', '"n_iter"')), "cannot be restored"),
+        (lambda p: p["tensors"]["user_implicit.others"].add_(10**6),
+         "cannot be restored.*past the id vocabulary"),
+        (lambda p: p["tensors"]["item_implicit.counts"].mul_(2),
+         "cannot be restored.*links are inconsistent"),
     ],
 )
 def test_damaged_or_foreign_sain_files_are_refused(edit, match, data, tmp_path):
@@ -479,6 +483,39 @@ def test_format_version_1_file_loads_without_catalog(fitted, data, tmp_path):
         loaded.recommend(n=3)
     again = round_trip(loaded)  # and it saves again, still without a catalog
     assert not hasattr(again, "catalog_")
+
+
+def test_format_version_2_file_loads_as_a_model_without_implicit_feedback(data, tmp_path):
+    X, y = data
+    model = SAINRegressor(**FAST, implicit_feedback=False).fit(X, y)
+    path = tmp_path / "model.sain"
+    model.save(path)
+
+    def as_version_2(payload):  # what format 2 wrote: no implicit-feedback names at all
+        payload["format_version"] = 2
+        metadata = json.loads(payload["metadata"])
+        del metadata["params"]["implicit_feedback"]
+        for name in ("implicit_feedback", "n_feedback_links"):
+            del metadata["state"]["_module_kwargs"][name]
+        payload["metadata"] = json.dumps(metadata)
+
+    _rewrite(path, as_version_2)
+    loaded = sklearn_sain.load(path)
+    assert loaded.implicit_feedback is False
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_pickle_from_before_implicit_feedback_loads_without_it(data):
+    X, y = data
+    model = SAINRegressor(**FAST, implicit_feedback=False).fit(X, y)
+    state = model.__getstate__()
+    del state["implicit_feedback"]
+    for name in ("implicit_feedback", "n_feedback_links"):
+        del state["_module_kwargs"][name]
+    old = SAINRegressor.__new__(SAINRegressor)
+    old.__setstate__(state)
+    assert old.get_params()["implicit_feedback"] is False
+    np.testing.assert_array_equal(old.predict(X), model.predict(X))
 
 
 def _edit_catalog(name, change):

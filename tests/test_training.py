@@ -6,7 +6,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from sklearn_sain._model import SAINModule, SAINOutput
-from sklearn_sain._training import Rows, joint_loss, predict_rows, train_module
+from sklearn_sain._training import Rows, _exact_integer_ema, joint_loss, predict_rows, train_module
 
 
 def tiny_rows(n=64, seed=0):
@@ -151,3 +151,12 @@ def test_id_matrix_narrows_to_int32_without_wrapping_around():
                                   id_matrix(table.astype(np.int32)))
     with pytest.raises(ValueError, match="negative id"):
         id_matrix(pd.DataFrame({"user:u": np.array([-1], dtype=np.int32)}), np.int32)
+
+
+def test_weight_averaging_averages_floats_and_copies_integer_buffers():
+    update = _exact_integer_ema(0.9)
+    floats, ints = [torch.tensor([1.0, 2.0])], [torch.tensor([5, 7])]
+    update(floats, [torch.tensor([2.0, 4.0])], 1)
+    update(ints, [torch.tensor([5, 9])], 1)
+    torch.testing.assert_close(floats[0], torch.tensor([1.1, 2.2]))
+    assert ints[0].tolist() == [5, 9]  # torch's own update would truncate 5 * 0.9 + 5 * 0.1
