@@ -347,7 +347,7 @@ def test_surprise_rows(key):
         assert fitted.info["selected"] and len(fitted.info["grid"]) == 2
 
 
-@pytest.mark.parametrize("key", ["myfm-ids", "myfm-side"])
+@pytest.mark.parametrize("key", ["myfm-ids", "myfm-side", "myfm-side-implicit"])
 def test_myfm_rows(key):
     from sklearn_sain._benchmark._myfm import import_myfm
 
@@ -356,7 +356,22 @@ def test_myfm_rows(key):
     except ImportError:
         pytest.skip("myfm is not installed")
     fitted = _check_peer(key)
-    assert fitted.info["n_columns"] > (70 if key == "myfm-side" else 0)
+    assert fitted.info["n_columns"] > (0 if key == "myfm-ids" else 70)
+
+
+def test_implicit_relations_are_normalised_training_links():
+    from sklearn_sain._benchmark._myfm import ImplicitRelations
+
+    X = pd.DataFrame({"user_id": ["a", "a", "b", "a"], "item_id": ["x", "y", "x", "x"]})
+    relations = ImplicitRelations().fit(X)
+    # user codes: a=1, b=2; item codes x=1, y=2; code 0 (unknown) has no column
+    rated, raters = relations.rated_.toarray(), relations.raters_.toarray()
+    s = 1 / np.sqrt(2)
+    np.testing.assert_allclose(rated, [[0, 0], [s, s], [1, 0]])  # a rated x (twice) and y
+    np.testing.assert_allclose(raters, [[0, 0], [s, s], [1, 0]])  # x rated by a and b, y by a
+    assert relations.group_shapes_ == [2, 2]
+    users, items = relations._codes(pd.DataFrame({"user_id": ["b", "new"], "item_id": ["y", "x"]}))
+    assert users.tolist() == [2, 0] and items.tolist() == [2, 1]
 
 
 @pytest.mark.parametrize("key", ["nfm", "xdeepfm", "autoint"])
