@@ -12,6 +12,19 @@ where N(u) are the items ``u`` rated in the training data, R(i) the users who
 rated ``i``, and y, z learned tables. The links are fixed at fit time and
 stored with the model (they are part of what it learned); an id without
 links, such as an unseen one, adds nothing.
+
+Cost
+----
+A row costs as many table lookups as its user and item have links, and the
+most popular items have the most: without a bound the cost per rating grows
+with the data. ``max_links`` keeps a fixed random subset of at most that many
+links per id, chosen once at fit time, so that the cost per row is bounded.
+
+The sums run through torch's ``embedding_bag``, whose forward pass is fast;
+its backward pass scatters one row per link and is ten times slower than the
+forward at these sizes. :class:`_LinkedSum` computes the gradient instead as
+another ``embedding_bag`` over the same links sorted by table row: a gather,
+like the forward.
 """
 
 from __future__ import annotations
@@ -19,7 +32,62 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
+
+
+def select_links(owners, others, n_others: int, max_links: int | None, rng):
+    """Distinct ``(owner, other)`` pairs, at most ``max_links`` per owner, sorted by owner then other.
+
+    An owner with more links keeps a random subset drawn from ``rng`` (a
+    ``numpy.random.RandomState``). Returns two int64 arrays.
+    """
+    owners = np.asarray(owners, dtype=np.int64)
+    others = np.asarray(others, dtype=np.int64)
+    pairs = np.unique(owners * n_others + others)  # sorted by owner, then other
+    owner_of, other_of = np.divmod(pairs, n_others)
+    if max_links is None or pairs.size == 0:
+        return owner_of, other_of
+    counts = np.bincount(owner_of)
+    if counts.max() <= max_links:
+        return owner_of, other_of
+    # rank the links of each owner in a random order and keep the first max_links
+    shuffled = np.lexsort((rng.random_sample(pairs.size), owner_of))
+    first = np.cumsum(counts) - counts
+    rank = np.arange(pairs.size) - first[owner_of[shuffled]]
+    keep = np.sort(shuffled[rank < max_links])  # back in (owner, other) order
+    return owner_of[keep], other_of[keep]
+
+
+class _LinkedSum(torch.autograd.Function):
+    """Per bag, the sum of ``table`` rows ``rows[offsets[b] : offsets[b + 1]]``, scaled by ``scale[b]``.
+
+    The gradient of the table is the transposed sum: for each table row, the
+    sum of the scaled output gradients of the bags it appears in, computed
+    as an ``embedding_bag`` over the links sorted by table row.
+    """
+
+    @staticmethod
+    def forward(ctx, table, rows, offsets, scale):
+        ctx.save_for_backward(rows, offsets, scale)
+        ctx.n_rows = table.shape[0]
+        return F.embedding_bag(rows, table, offsets, mode="sum") * scale.unsqueeze(-1)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        rows, offsets, scale = ctx.saved_tensors
+        n_bags = offsets.shape[0]
+        sizes = torch.diff(offsets, append=offsets.new_tensor([rows.shape[0]]))
+        bag_of = torch.repeat_interleave(torch.arange(n_bags, device=rows.device), sizes,
+                                         output_size=rows.shape[0])  # fmt: skip
+        order = torch.argsort(rows)
+        per_row = torch.bincount(rows, minlength=ctx.n_rows)
+        row_offsets = torch.cumsum(per_row, 0) - per_row
+        scaled = grad * scale.unsqueeze(-1)  # (bags, dim)
+        grad_table = F.embedding_bag(bag_of.index_select(0, order), scaled, row_offsets,
+                                     mode="sum")  # fmt: skip
+        return grad_table, None, None, None
 
 
 class ImplicitFeedback(nn.Module):
@@ -32,8 +100,8 @@ class ImplicitFeedback(nn.Module):
     n_others : int
         Size of the id vocabulary at the other end of the links (rows of ``table``).
     n_links : int
-        Number of distinct (owner, other) links; fixed so that a saved state
-        loads into a module of the same shape.
+        Number of (owner, other) links; fixed so that a saved state loads into
+        a module of the same shape.
     dim : int
         Width of the vectors.
     """
@@ -52,21 +120,18 @@ class ImplicitFeedback(nn.Module):
 
     @torch.no_grad()
     def set_links(self, owners, others) -> None:
-        """Store the links of the pairs ``(owners[n], others[n])``; repeated pairs count once."""
+        """Store the links ``(owners[n], others[n])``, given sorted by owner (see :func:`select_links`)."""
         owners = np.asarray(owners, dtype=np.int64)
         others = np.asarray(others, dtype=np.int64)
-        n_owners, n_others = self.starts.shape[0], self.table.num_embeddings
-        pairs = np.unique(owners * n_others + others)  # sorted by owner, then other
-        if pairs.size != self.others.shape[0]:
-            raise ValueError(
-                f"expected {self.others.shape[0]} distinct links, got {pairs.size}"
-            )
-        owner_of, other_of = np.divmod(pairs, n_others)
-        counts = np.bincount(owner_of, minlength=n_owners)
+        if owners.size != self.others.shape[0]:
+            raise ValueError(f"expected {self.others.shape[0]} links, got {owners.size}")
+        if owners.size and np.any(np.diff(owners) < 0):
+            raise ValueError("links must be sorted by owner")
+        counts = np.bincount(owners, minlength=self.starts.shape[0])
         device = self.starts.device
         self.counts.copy_(torch.as_tensor(counts, device=device))
         self.starts.copy_(torch.as_tensor(np.cumsum(counts) - counts, device=device))
-        self.others.copy_(torch.as_tensor(other_of, device=device))
+        self.others.copy_(torch.as_tensor(others, device=device))
 
     def check_links(self) -> None:
         """Raise a ValueError unless the stored links are a valid CSR of in-range ids.
@@ -94,15 +159,6 @@ class ImplicitFeedback(nn.Module):
         # positions starts[o] .. starts[o] + counts[o] - 1 of every id, concatenated
         position = torch.repeat_interleave(starts - offsets, counts, output_size=total)
         position += torch.arange(total, device=ids.device)
-        sums = F.embedding_bag(self.others[position], self.table.weight, offsets, mode="sum")
-        scale = counts.clamp(min=1).to(sums.dtype).rsqrt().unsqueeze(-1)
-        return (sums * scale).index_select(0, inverse)
-
-
-def count_links(users, items) -> int:
-    """Number of distinct (user, item) pairs: the ``n_links`` of both sides' modules."""
-    users = np.asarray(users, dtype=np.int64)
-    items = np.asarray(items, dtype=np.int64)
-    if users.size == 0:
-        return 0
-    return int(np.unique(users * (int(items.max()) + 1) + items).size)
+        scale = counts.clamp(min=1).to(self.table.weight.dtype).rsqrt()
+        sums = _LinkedSum.apply(self.table.weight, self.others[position], offsets, scale)
+        return sums.index_select(0, inverse)

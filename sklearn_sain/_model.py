@@ -417,9 +417,10 @@ class SAINModule(nn.Module):
     implicit_feedback : bool
         Whether the feedback vectors add the implicit-feedback sums of
         :class:`~sklearn_sain._feedback.ImplicitFeedback` (SVD++).
-    n_feedback_links : int
-        Number of distinct training (user, item) pairs, which
-        :meth:`set_feedback_links` stores when ``implicit_feedback`` is True.
+    n_user_links, n_item_links : int
+        Number of links of the users' and of the items' implicit feedback,
+        which :meth:`set_feedback_links` stores when ``implicit_feedback`` is
+        True.
     """
 
     def __init__(
@@ -438,7 +439,8 @@ class SAINModule(nn.Module):
         norm: str = "batch",
         top_k_at_predict: bool = True,
         implicit_feedback: bool = False,
-        n_feedback_links: int = 0,
+        n_user_links: int = 0,
+        n_item_links: int = 0,
     ):
         super().__init__()
         roles = list(field_roles)
@@ -458,8 +460,8 @@ class SAINModule(nn.Module):
         self.implicit_feedback = implicit_feedback
         if implicit_feedback:
             # a user's bag holds items, an item's bag holds users
-            self.user_implicit = ImplicitFeedback(n_users, n_items, n_feedback_links, embed_dim)
-            self.item_implicit = ImplicitFeedback(n_items, n_users, n_feedback_links, embed_dim)
+            self.user_implicit = ImplicitFeedback(n_users, n_items, n_user_links, embed_dim)
+            self.item_implicit = ImplicitFeedback(n_items, n_users, n_item_links, embed_dim)
 
         self.has_content = len(roles) > 0
         if self.has_content:
@@ -495,11 +497,16 @@ class SAINModule(nn.Module):
                 self.features.table.weight[PAD_ID].zero_()
 
     # ----------------------------------------------------------- feedback
-    def set_feedback_links(self, users, items) -> None:
-        """Store the training (user, item) pairs that the implicit feedback sums over."""
+    def set_feedback_links(self, user_links, item_links) -> None:
+        """Store the links the implicit feedback sums over.
+
+        ``user_links`` is a pair of arrays ``(users, items)`` sorted by user,
+        ``item_links`` a pair ``(items, users)`` sorted by item, as
+        :func:`~sklearn_sain._feedback.select_links` returns them.
+        """
         if self.implicit_feedback:
-            self.user_implicit.set_links(users, items)
-            self.item_implicit.set_links(items, users)
+            self.user_implicit.set_links(*user_links)
+            self.item_implicit.set_links(*item_links)
 
     def check_feedback_links(self) -> None:
         """Raise a ValueError when stored implicit-feedback links are damaged (see loading)."""

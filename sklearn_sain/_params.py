@@ -38,6 +38,8 @@ def check_regressor_params(estimator) -> None:
         check_number(estimator.weight_averaging, "weight_averaging", real, min_val=0.0,
                      max_val=1.0, include_boundaries="neither")
     check_number(estimator.verbose, "verbose", integral, min_val=0, allow_bool=True)
+    if estimator.implicit_max_links is not None:
+        check_number(estimator.implicit_max_links, "implicit_max_links", integral, min_val=1)
     if estimator.n_threads is not None:
         check_number(estimator.n_threads, "n_threads", integral, min_val=1)
     for name in ("top_k_at_predict", "implicit_feedback", "early_stopping", "clip_predictions"):

@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._encoder import SAINEncoder
-from ._feedback import count_links
+from ._feedback import select_links
 from ._layout import is_encoded, layout_of
 from ._model import SAINModule
 from ._params import check_regressor_params
@@ -80,6 +80,11 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         those of ``fit``'s training rows (not of ``eval_set``), stored with
         the model; ratings that arrive later count after a refit. Unseen ids
         have no links and, as before, are answered from their features.
+    implicit_max_links : int or None, default=256
+        Most links kept per user and per item for the implicit feedback (a
+        random subset, drawn once per fit from ``random_state``), so that the
+        cost of a row stays bounded however popular its item; None keeps
+        all. On the paper's MovieLens split 256 leaves most ids whole.
     l2_reg : float, default=1e-4
         L2 penalty on the embedding rows used by each batch (for the
         feedback vectors, on the vectors with their implicit sums).
@@ -191,6 +196,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         top_k_at_predict=True,
         loss="rmse",
         implicit_feedback=True,
+        implicit_max_links=256,
         l2_reg=1e-4,
         learning_rate=5e-4,
         batch_size=128,
@@ -216,6 +222,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         self.top_k_at_predict = top_k_at_predict
         self.loss = loss
         self.implicit_feedback = implicit_feedback
+        self.implicit_max_links = implicit_max_links
         self.l2_reg = l2_reg
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -357,12 +364,13 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             norm=self.norm,
             top_k_at_predict=self.top_k_at_predict,
             implicit_feedback=bool(self.implicit_feedback),
-            n_feedback_links=count_links(*self._links(train_rows)) if self.implicit_feedback else 0,
         )
         seed = int(rng.randint(np.iinfo(np.int32).max))
+        links = self._feedback_links(train_rows, seed)
+        self._module_kwargs.update(n_user_links=len(links[0][0]), n_item_links=len(links[1][0]))
         with private_torch_seed(seed, self.device_):
             self.module_ = self._build_module()
-            self.module_.set_feedback_links(*self._links(train_rows))
+            self.module_.set_feedback_links(*links)
             try:
                 history = self._train(train_rows, valid_rows, rng)
             except FloatingPointError as exc:
@@ -394,11 +402,22 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_ = history.n_iter
         return self
 
-    @staticmethod
-    def _links(rows: Rows):
-        """The (user, item) id pairs of ``rows`` as int64 arrays: the implicit-feedback links."""
-        return (rows.users.cpu().numpy().astype(np.int64),
-                rows.items.cpu().numpy().astype(np.int64))  # fmt: skip
+    def _feedback_links(self, rows: Rows, seed: int):
+        """The implicit-feedback links of the training ``rows``: ``(users, items)``, ``(items, users)``.
+
+        Their own random stream (from ``seed``) picks the subsets that
+        ``implicit_max_links`` keeps, so that capping leaves the training
+        randomness as it is.
+        """
+        if not self.implicit_feedback:
+            empty = np.zeros(0, dtype=np.int64)
+            return (empty, empty), (empty, empty)
+        users = rows.users.cpu().numpy().astype(np.int64)
+        items = rows.items.cpu().numpy().astype(np.int64)
+        rng = np.random.RandomState(seed)
+        cap = self.implicit_max_links
+        return (select_links(users, items, self.layout_.n_items, cap, rng),
+                select_links(items, users, self.layout_.n_users, cap, rng))  # fmt: skip
 
     def _build_module(self) -> SAINModule:
         try:
@@ -577,6 +596,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     def __setstate__(self, state):
         # pickles from before implicit feedback existed describe models without it
         state.setdefault("implicit_feedback", False)
+        state.setdefault("implicit_max_links", 256)
         module_state = state.get("module_")
         if isinstance(module_state, dict):
             device = loadable_device(state["device_"])

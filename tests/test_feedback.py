@@ -1,4 +1,4 @@
-"""Implicit feedback (SVD++): the sums, their links, and their place in the model."""
+"""Implicit feedback (SVD++): link selection, the sums and their gradient, the model's use."""
 
 import math
 
@@ -7,26 +7,43 @@ import pytest
 import torch
 
 from sklearn_sain import SAINRegressor
-from sklearn_sain._feedback import ImplicitFeedback, count_links
+from sklearn_sain._feedback import ImplicitFeedback, _LinkedSum, select_links
 from sklearn_sain._model import SAINModule
 from sklearn_sain.datasets import make_ratings
 
 # users 2..4 rated items 2..5; user 3 rated item 4 twice; users 0, 1 (padding,
 # unknown) and item 6 have no links
 USERS = np.array([2, 2, 3, 3, 3, 4])
-ITEMS = np.array([2, 5, 4, 4, 3, 2])
+ITEMS = np.array([5, 2, 4, 4, 3, 2])
+RNG = np.random.RandomState(0)
 
 
 def make_feedback(dim=3):
+    owners, others = select_links(USERS, ITEMS, 7, None, RNG)
     torch.manual_seed(0)
-    module = ImplicitFeedback(n_owners=5, n_others=7, n_links=count_links(USERS, ITEMS), dim=dim)
-    module.set_links(USERS, ITEMS)
+    module = ImplicitFeedback(n_owners=5, n_others=7, n_links=len(owners), dim=dim)
+    module.set_links(owners, others)
     return module
 
 
-def test_count_links_counts_distinct_pairs():
-    assert count_links(USERS, ITEMS) == 5
-    assert count_links(np.array([], dtype=int), np.array([], dtype=int)) == 0
+def test_select_links_gives_distinct_pairs_sorted_by_owner():
+    owners, others = select_links(USERS, ITEMS, 7, None, RNG)
+    assert list(zip(owners.tolist(), others.tolist())) == [(2, 2), (2, 5), (3, 3), (3, 4), (4, 2)]
+
+
+def test_select_links_caps_each_owner_with_a_seeded_subset():
+    rng = np.random.default_rng(0)
+    owners = np.repeat([2, 3, 4], [50, 5, 20])
+    others = np.concatenate([rng.permutation(60)[:50], np.arange(5), rng.permutation(60)[:20]])
+    kept_owners, kept_others = select_links(owners, others, 60, 10, np.random.RandomState(1))
+    assert np.bincount(kept_owners, minlength=5).tolist() == [0, 0, 10, 5, 10]
+    pairs = set(zip(owners.tolist(), others.tolist()))
+    assert set(zip(kept_owners.tolist(), kept_others.tolist())) <= pairs
+    assert np.all(np.diff(kept_owners * 60 + kept_others) > 0)  # sorted, distinct
+    again = select_links(owners, others, 60, 10, np.random.RandomState(1))
+    assert np.array_equal(again[1], kept_others)
+    other_seed = select_links(owners, others, 60, 10, np.random.RandomState(2))
+    assert not np.array_equal(other_seed[1], kept_others)
 
 
 def test_vector_is_normalised_sum_over_distinct_linked_ids():
@@ -48,17 +65,34 @@ def test_ids_without_links_get_zero_vectors():
     assert torch.all(out == 0)
 
 
-def test_empty_batch_gives_empty_result():
-    assert make_feedback()(torch.tensor([], dtype=torch.long)).shape == (0, 3)
-
-
-def test_gradient_reaches_exactly_the_linked_rows():
+def test_empty_batch_gives_empty_result_and_zero_gradient():
     module = make_feedback()
-    module(torch.tensor([2, 2])).sum().backward()
-    touched = module.table.weight.grad.abs().sum(-1).nonzero().flatten().tolist()
-    assert touched == [2, 5]
-    # each of the two rows of user 2 contributes 1 / sqrt(2) per dimension
-    torch.testing.assert_close(module.table.weight.grad[2], torch.full((3,), 2 / math.sqrt(2)))
+    out = module(torch.tensor([], dtype=torch.long))
+    assert out.shape == (0, 3)
+    out.sum().backward()
+    assert torch.all(module.table.weight.grad == 0)
+
+
+def test_gradient_matches_autograd_of_the_plain_formula():
+    module = make_feedback(dim=4)
+    ids = torch.tensor([2, 3, 3, 4, 0, 2])
+    weights = torch.randn(len(ids), 4)
+    (module(ids) * weights).sum().backward()
+    fast = module.table.weight.grad.clone()
+    table = module.table.weight.detach().clone().requires_grad_(True)
+    bags = {2: [2, 5], 3: [3, 4], 4: [2], 0: []}
+    plain = torch.stack([table[bags[i]].sum(0) / math.sqrt(max(len(bags[i]), 1)) for i in
+                         ids.tolist()])  # fmt: skip
+    (plain * weights).sum().backward()
+    torch.testing.assert_close(fast, table.grad)
+
+
+def test_linked_sum_passes_gradcheck():
+    table = torch.randn(7, 3, dtype=torch.double, requires_grad=True)
+    rows = torch.tensor([2, 5, 3, 4, 2, 2])  # bags [2, 5], [3, 4], [2, 2]
+    offsets = torch.tensor([0, 2, 4])
+    scale = torch.tensor([0.5, 2.0, 1.0], dtype=torch.double)
+    assert torch.autograd.gradcheck(lambda t: _LinkedSum.apply(t, rows, offsets, scale), (table,))
 
 
 def test_int32_ids_give_the_same_vectors():
@@ -67,26 +101,41 @@ def test_int32_ids_give_the_same_vectors():
     torch.testing.assert_close(module(ids.int()), module(ids))
 
 
-def test_wrong_number_of_links_is_refused():
+def test_wrong_links_are_refused():
     module = ImplicitFeedback(n_owners=5, n_others=7, n_links=3, dim=2)
-    with pytest.raises(ValueError, match="expected 3 distinct links, got 5"):
-        module.set_links(USERS, ITEMS)
+    with pytest.raises(ValueError, match="expected 3 links, got 2"):
+        module.set_links(np.array([2, 3]), np.array([1, 1]))
+    with pytest.raises(ValueError, match="sorted by owner"):
+        module.set_links(np.array([3, 2, 2]), np.array([1, 1, 2]))
 
 
 def test_links_travel_in_the_state_dict():
     module = make_feedback()
     copy = ImplicitFeedback(n_owners=5, n_others=7, n_links=5, dim=3)
     copy.load_state_dict(module.state_dict())
+    copy.check_links()
     ids = torch.tensor([2, 3, 4, 0])
     torch.testing.assert_close(copy(ids), module(ids))
+
+
+def test_check_links_names_the_damage():
+    module = make_feedback()
+    module.others[0] = 7
+    with pytest.raises(ValueError, match="past the id vocabulary"):
+        module.check_links()
+    module = make_feedback()
+    module.starts[3] += 1
+    with pytest.raises(ValueError, match="inconsistent"):
+        module.check_links()
 
 
 def test_module_feedback_vectors_add_both_implicit_sums():
     kwargs = dict(n_users=5, n_items=7, vocabulary_sizes=[], field_roles=[], field_widths=[],
                   embed_dim=3)  # fmt: skip
     torch.manual_seed(0)
-    module = SAINModule(**kwargs, implicit_feedback=True, n_feedback_links=5)
-    module.set_feedback_links(USERS, ITEMS)
+    module = SAINModule(**kwargs, implicit_feedback=True, n_user_links=5, n_item_links=5)
+    module.set_feedback_links(select_links(USERS, ITEMS, 7, None, RNG),
+                              select_links(ITEMS, USERS, 5, None, RNG))  # fmt: skip
     users, items = torch.tensor([2, 3]), torch.tensor([2, 4])
     y, z = module.user_implicit.table.weight, module.item_implicit.table.weight
     expected_user = module.user_cf.weight[users] + torch.stack(
@@ -106,7 +155,7 @@ def test_module_without_implicit_feedback_has_no_implicit_tables():
     module = SAINModule(n_users=5, n_items=7, vocabulary_sizes=[], field_roles=[],
                         field_widths=[])  # fmt: skip
     assert not hasattr(module, "user_implicit")
-    module.set_feedback_links(USERS, ITEMS)  # nothing to store: a no-op
+    module.set_feedback_links(None, None)  # nothing to store: a no-op
     assert not any("implicit" in name for name in module.state_dict())
 
 
@@ -115,20 +164,31 @@ def ratings():
     return make_ratings(n_users=40, n_items=30, n_ratings=900, random_state=1)
 
 
+def _links(implicit):
+    starts, counts, others = (t.numpy() for t in (implicit.starts, implicit.counts, implicit.others))
+    return {(o, int(x)) for o in range(len(starts)) for x in others[starts[o]:starts[o] + counts[o]]}
+
+
 def test_regressor_links_are_the_training_pairs(ratings):
     X, y = ratings
     model = SAINRegressor(max_epochs=2, device="cpu", random_state=0).fit(X, y)
-    implicit = model.module_.user_implicit
     encoded = model.encoder_.transform(X)
     users, items = model.layout_.arrays(encoded)[:2]
-    # early stopping held out a validation share: the links are a subset of the pairs
     pairs = set(zip(users.tolist(), items.tolist()))
-    starts, counts, others = (t.numpy() for t in (implicit.starts, implicit.counts, implicit.others))
-    linked = {(u, int(i)) for u in range(len(starts))
-              for i in others[starts[u]:starts[u] + counts[u]]}  # fmt: skip
-    assert linked and linked <= pairs
-    assert len(linked) == model._module_kwargs["n_feedback_links"]
-    assert len(linked) < len(pairs)
+    user_links = _links(model.module_.user_implicit)
+    item_links = {(u, i) for i, u in _links(model.module_.item_implicit)}
+    # early stopping held out a validation share: the links are a subset of the pairs
+    assert user_links and user_links == item_links and user_links < pairs
+    assert len(user_links) == model._module_kwargs["n_user_links"]
+
+
+def test_regressor_caps_links_per_id(ratings):
+    X, y = ratings
+    model = SAINRegressor(max_epochs=1, device="cpu", random_state=0, implicit_max_links=5,
+                          early_stopping=False).fit(X, y)  # fmt: skip
+    for implicit in (model.module_.user_implicit, model.module_.item_implicit):
+        assert int(implicit.counts.max()) == 5
+    assert np.isfinite(model.predict(X)).all()
 
 
 def test_regressor_without_implicit_feedback_differs_and_still_learns(ratings):
@@ -137,12 +197,20 @@ def test_regressor_without_implicit_feedback_differs_and_still_learns(ratings):
     off = SAINRegressor(max_epochs=2, device="cpu", random_state=0,
                         implicit_feedback=False).fit(X, y)  # fmt: skip
     assert not hasattr(off.module_, "user_implicit")
-    assert off._module_kwargs["n_feedback_links"] == 0
+    assert off._module_kwargs["n_user_links"] == 0
     assert not np.allclose(on.predict(X), off.predict(X))
     assert np.isfinite(off.predict(X)).all()
 
 
-def test_implicit_feedback_must_be_a_bool(ratings):
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"implicit_feedback": "yes"}, TypeError, "implicit_feedback"),
+        ({"implicit_max_links": 0}, ValueError, "implicit_max_links"),
+        ({"implicit_max_links": 2.5}, TypeError, "implicit_max_links"),
+    ],
+)
+def test_invalid_implicit_parameters_are_named(ratings, params, error, match):
     X, y = ratings
-    with pytest.raises(TypeError, match="implicit_feedback"):
-        SAINRegressor(max_epochs=1, device="cpu", implicit_feedback="yes").fit(X, y)
+    with pytest.raises(error, match=match):
+        SAINRegressor(max_epochs=1, device="cpu", **params).fit(X, y)

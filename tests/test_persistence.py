@@ -495,7 +495,8 @@ def test_format_version_2_file_loads_as_a_model_without_implicit_feedback(data, 
         payload["format_version"] = 2
         metadata = json.loads(payload["metadata"])
         del metadata["params"]["implicit_feedback"]
-        for name in ("implicit_feedback", "n_feedback_links"):
+        del metadata["params"]["implicit_max_links"]
+        for name in ("implicit_feedback", "n_user_links", "n_item_links"):
             del metadata["state"]["_module_kwargs"][name]
         payload["metadata"] = json.dumps(metadata)
 
@@ -509,8 +510,8 @@ def test_pickle_from_before_implicit_feedback_loads_without_it(data):
     X, y = data
     model = SAINRegressor(**FAST, implicit_feedback=False).fit(X, y)
     state = model.__getstate__()
-    del state["implicit_feedback"]
-    for name in ("implicit_feedback", "n_feedback_links"):
+    del state["implicit_feedback"], state["implicit_max_links"]
+    for name in ("implicit_feedback", "n_user_links", "n_item_links"):
         del state["_module_kwargs"][name]
     old = SAINRegressor.__new__(SAINRegressor)
     old.__setstate__(state)
