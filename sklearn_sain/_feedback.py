@@ -23,8 +23,8 @@ links per id, chosen once at fit time, so that the cost per row is bounded.
 The sums run through torch's ``embedding_bag``, whose forward pass is fast;
 its backward pass scatters one row per link and is ten times slower than the
 forward at these sizes. :class:`_LinkedSum` computes the gradient instead as
-another ``embedding_bag`` over the same links sorted by table row: a gather,
-like the forward.
+another ``embedding_bag`` over the links grouped by table row: a gather, like
+the forward.
 """
 
 from __future__ import annotations
@@ -63,31 +63,46 @@ class _LinkedSum(torch.autograd.Function):
     """Per bag, the sum of ``table`` rows ``rows[offsets[b] : offsets[b + 1]]``, scaled by ``scale[b]``.
 
     The gradient of the table is the transposed sum: for each table row, the
-    sum of the scaled output gradients of the bags it appears in, computed
-    as an ``embedding_bag`` over the links sorted by table row.
+    sum of the scaled output gradients of the bags it appears in. It is
+    computed as an ``embedding_bag`` too, over one of two groupings of the
+    links by table row:
+
+    - ``transposed = (row_offsets, row_owners, n_owners)``, every link of the
+      module grouped by table row (bag ``b`` being owner ``bag_owners[b]``):
+      a gather over all links, cheapest while they are few next to the
+      batch's;
+    - else the batch's own links, sorted by table row: a sort, whose cost
+      grows with the batch only.
     """
 
     @staticmethod
-    def forward(ctx, table, rows, offsets, scale):
-        ctx.save_for_backward(rows, offsets, scale)
-        ctx.n_rows = table.shape[0]
+    def forward(ctx, table, rows, offsets, scale, bag_owners, transposed):
+        ctx.save_for_backward(rows, offsets, scale, bag_owners)
+        ctx.n_rows, ctx.transposed = table.shape[0], transposed
         return F.embedding_bag(rows, table, offsets, mode="sum") * scale.unsqueeze(-1)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        rows, offsets, scale = ctx.saved_tensors
-        n_bags = offsets.shape[0]
+        rows, offsets, scale, bag_owners = ctx.saved_tensors
+        scaled = grad * scale.unsqueeze(-1)  # (bags, dim)
+        # a sort costs about six gathers per link: gather over every link
+        # unless they outnumber the batch's links that much
+        if ctx.transposed is not None and ctx.transposed[1].shape[0] <= 6 * rows.shape[0]:
+            row_offsets, owners, n_owners = ctx.transposed
+            per_owner = scaled.new_zeros(n_owners, scaled.shape[1])
+            per_owner.index_copy_(0, bag_owners, scaled)
+            grad_table = F.embedding_bag(owners, per_owner, row_offsets, mode="sum")
+            return grad_table, None, None, None, None, None
         sizes = torch.diff(offsets, append=offsets.new_tensor([rows.shape[0]]))
-        bag_of = torch.repeat_interleave(torch.arange(n_bags, device=rows.device), sizes,
-                                         output_size=rows.shape[0])  # fmt: skip
+        bag_of = torch.repeat_interleave(torch.arange(offsets.shape[0], device=rows.device),
+                                         sizes, output_size=rows.shape[0])  # fmt: skip
         order = torch.argsort(rows)
         per_row = torch.bincount(rows, minlength=ctx.n_rows)
         row_offsets = torch.cumsum(per_row, 0) - per_row
-        scaled = grad * scale.unsqueeze(-1)  # (bags, dim)
         grad_table = F.embedding_bag(bag_of.index_select(0, order), scaled, row_offsets,
                                      mode="sum")  # fmt: skip
-        return grad_table, None, None, None
+        return grad_table, None, None, None, None, None
 
 
 class ImplicitFeedback(nn.Module):
@@ -113,6 +128,12 @@ class ImplicitFeedback(nn.Module):
         self.register_buffer("starts", torch.zeros(n_owners, dtype=torch.long))
         self.register_buffer("counts", torch.zeros(n_owners, dtype=torch.long))
         self.register_buffer("others", torch.zeros(n_links, dtype=torch.long))
+        # the same links grouped by table row, for the gradient (derived, not saved)
+        self.register_buffer("row_offsets", torch.zeros(n_others, dtype=torch.long),
+                             persistent=False)  # fmt: skip
+        self.register_buffer("row_owners", torch.zeros(n_links, dtype=torch.long),
+                             persistent=False)  # fmt: skip
+        self.register_load_state_dict_post_hook(lambda module, _: module._group_by_row())
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -132,6 +153,23 @@ class ImplicitFeedback(nn.Module):
         self.counts.copy_(torch.as_tensor(counts, device=device))
         self.starts.copy_(torch.as_tensor(np.cumsum(counts) - counts, device=device))
         self.others.copy_(torch.as_tensor(others, device=device))
+        self._group_by_row()
+
+    @torch.no_grad()
+    def _group_by_row(self) -> None:
+        """Fill ``row_offsets`` / ``row_owners``: the owners of each table row's links."""
+        n_others = self.row_offsets.shape[0]
+        if self.others.numel() and (int(self.others.min()) < 0
+                                    or int(self.others.max()) >= n_others):  # fmt: skip
+            return  # damaged links: check_links reports them
+        owners = torch.repeat_interleave(torch.arange(self.counts.shape[0], device=self.counts.device),
+                                         self.counts.clamp(min=0))  # fmt: skip
+        if owners.shape[0] != self.others.shape[0]:
+            return  # inconsistent counts: check_links reports them
+        order = torch.argsort(self.others, stable=True)
+        per_row = torch.bincount(self.others, minlength=n_others)
+        self.row_offsets.copy_(torch.cumsum(per_row, 0) - per_row)
+        self.row_owners.copy_(owners.index_select(0, order))
 
     def check_links(self) -> None:
         """Raise a ValueError unless the stored links are a valid CSR of in-range ids.
@@ -160,5 +198,7 @@ class ImplicitFeedback(nn.Module):
         position = torch.repeat_interleave(starts - offsets, counts, output_size=total)
         position += torch.arange(total, device=ids.device)
         scale = counts.clamp(min=1).to(self.table.weight.dtype).rsqrt()
-        sums = _LinkedSum.apply(self.table.weight, self.others[position], offsets, scale)
+        transposed = (self.row_offsets, self.row_owners, self.starts.shape[0])
+        sums = _LinkedSum.apply(self.table.weight, self.others[position], offsets, scale, unique,
+                                transposed)  # fmt: skip
         return sums.index_select(0, inverse)

@@ -87,12 +87,34 @@ def test_gradient_matches_autograd_of_the_plain_formula():
     torch.testing.assert_close(fast, table.grad)
 
 
-def test_linked_sum_passes_gradcheck():
+@pytest.mark.parametrize("grouped", [True, False], ids=["gather-all-links", "sort-batch"])
+def test_linked_sum_passes_gradcheck_on_both_gradient_paths(grouped):
+    # owners 0, 2, 3 own bags [2, 5], [3, 4], [2, 2]; owner 1 has links but is not in the batch
     table = torch.randn(7, 3, dtype=torch.double, requires_grad=True)
-    rows = torch.tensor([2, 5, 3, 4, 2, 2])  # bags [2, 5], [3, 4], [2, 2]
+    rows = torch.tensor([2, 5, 3, 4, 2, 2])
     offsets = torch.tensor([0, 2, 4])
     scale = torch.tensor([0.5, 2.0, 1.0], dtype=torch.double)
-    assert torch.autograd.gradcheck(lambda t: _LinkedSum.apply(t, rows, offsets, scale), (table,))
+    bag_owners = torch.tensor([0, 2, 3])
+    # every link of the 4 owners, grouped by table row: row 2 <- 0, 3, 3; 3 <- 2; 4 <- 1, 2; 5 <- 0
+    row_offsets = torch.tensor([0, 0, 0, 3, 4, 6, 7])
+    row_owners = torch.tensor([0, 3, 3, 2, 1, 2, 0])
+    transposed = (row_offsets, row_owners, 4) if grouped else None
+
+    def f(t):
+        return _LinkedSum.apply(t, rows, offsets, scale, bag_owners, transposed)
+
+    assert torch.autograd.gradcheck(f, (table,))
+
+
+def test_grouping_by_row_follows_the_links_and_survives_loading():
+    module = make_feedback()
+    # links (2,2) (2,5) (3,3) (3,4) (4,2): row 2 <- owners 2, 4; 3 <- 3; 4 <- 3; 5 <- 2
+    assert module.row_offsets.tolist() == [0, 0, 0, 2, 3, 4, 5]
+    assert module.row_owners.tolist() == [2, 4, 3, 3, 2]
+    copy = ImplicitFeedback(n_owners=5, n_others=7, n_links=5, dim=3)
+    copy.load_state_dict(module.state_dict())
+    assert torch.equal(copy.row_owners, module.row_owners)
+    assert "row_owners" not in module.state_dict()
 
 
 def test_int32_ids_give_the_same_vectors():
