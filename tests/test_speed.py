@@ -33,6 +33,16 @@ def test_prepare_gives_encoded_rows_and_a_default_network(prepared, ratings):
     assert len(rows) == len(ratings[0])
     assert rows.tokens.shape[1] == layout.n_slots
     assert module.interaction.attention.top_k == 8
+    # as fit builds it: implicit feedback with the training pairs as links
+    assert module.implicit_feedback
+    assert int(module.user_implicit.counts.sum()) == len(set(zip(rows.users.tolist(),
+                                                                 rows.items.tolist())))
+
+
+def test_prepare_can_build_the_paper_network(ratings):
+    X, y = ratings
+    _, module, _ = _speed.prepare(X, y, SAINEncoder(), "cpu", implicit_feedback=False)
+    assert not module.implicit_feedback
 
 
 def test_time_epochs_times_each_epoch(prepared):
@@ -92,7 +102,7 @@ def test_run_speed_prints_and_writes_every_figure(tmp_path):
                               synthetic_rows=1200, log=lines.append)
     assert torch.get_num_threads() == previous  # the thread setting is restored
     results = report["results"]
-    for key in ("cpu_epoch_seconds", "cpu_predict_rows_per_second",
+    for key in ("cpu_epoch_seconds", "cpu_epoch_seconds_no_implicit", "cpu_predict_rows_per_second",
                 "cpu_estimator_predict_rows_per_second", "encoding", "scale"):
         assert key in results
     assert "error" not in results["scale"][0]
