@@ -5,13 +5,8 @@ import math
 import pytest
 import torch
 
-from sklearn_sain._model import (
-    FieldPooling,
-    MaskedBatchNorm,
-    SAINModule,
-    SharedFieldEmbedding,
-    TopKSelfAttention,
-)
+from sklearn_sain._attention import TopKSelfAttention
+from sklearn_sain._model import FieldPooling, MaskedBatchNorm, SAINModule, SharedFieldEmbedding
 
 
 def make_module(**overrides):
@@ -220,7 +215,7 @@ def test_user_fields_must_precede_item_fields():
 # valid tokens only after the attention, a fused kernel for prediction). These
 # tests hold each shortcut to the plain formulation.
 
-from sklearn_sain._model import top_k_bias  # noqa: E402
+from sklearn_sain._attention import top_k_bias  # noqa: E402
 
 gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

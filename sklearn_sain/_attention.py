@@ -1,0 +1,199 @@
+"""Multi-head self-attention with top-K key selection (Eq. 1-3 of the SAIN paper).
+
+Each query keeps only its ``top_k`` highest-scoring valid keys and takes the
+softmax over those; padding keys never receive weight. At the sizes SAIN
+runs (a dozen tokens of width 16) the cost is the number of tensor
+operations, so the heads share one batched product, top-K ranking runs only
+on the rows with more than K tokens, and prediction uses torch's fused
+attention kernel.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _masked_value(dtype: torch.dtype) -> float:
+    # a large finite negative rather than -inf: a row without any valid key
+    # (all padding) then gives finite uniform weights instead of 0/0, which the
+    # attention zeroes; elsewhere exp(masked - max) underflows to exactly 0
+    return torch.finfo(dtype).min / 2
+
+
+_POSITION_CACHE: dict = {}
+
+
+def _distinct_keys(scores: torch.Tensor) -> torch.Tensor:
+    """Float64 copies of ``scores`` nudged apart along the last dim so that no two are equal.
+
+    Key ``j`` of ``n`` gains ``(n - 1 - j)`` steps of ``(|s| + 2**-126) * 2**-(26 + log2 n)``:
+    less than the gap between two different float32 values, so the order of
+    different scores is kept exactly, while equal scores (two unknown values
+    of one multi-valued cell embed alike) now differ, the earlier key ranking
+    higher. Selecting by value then keeps exactly K keys.
+    """
+    n = scores.shape[-1]
+    key = (n, scores.device)
+    if key not in _POSITION_CACHE:
+        step = 2.0 ** -(26 + n.bit_length())
+        _POSITION_CACHE[key] = torch.arange(n - 1, -1, -1, dtype=torch.float64,
+                                            device=scores.device) * step  # fmt: skip
+    keys = scores.to(torch.float64)
+    return torch.addcmul(keys, keys.abs().add_(2.0**-126), _POSITION_CACHE[key])
+
+
+@torch.no_grad()
+def top_k_bias(valid: torch.Tensor, top_k: int | None, n_heads: int, crowded_scores,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:  # fmt: skip
+    """Additive attention mask of Eq. 2: 0 on the keys a query keeps, a large negative elsewhere.
+
+    ``valid`` is ``(batch, keys)``; the result broadcasts against the scores
+    ``(batch, heads, queries, keys)`` (queries = keys = slots). Each query
+    keeps its ``top_k`` highest-scoring valid keys (all of them when it has
+    fewer), and exactly that many when scores tie: of equal scores, the
+    earlier key is kept. A padding query, whose result is never used, keeps
+    the first ``top_k`` valid keys. ``crowded_scores(rows)`` returns the scores of the
+    batch rows ``rows`` (an index tensor).
+
+    Keys are the same for every query of a row, so a row with at most
+    ``top_k`` valid tokens keeps them all and needs no ranking: only the
+    crowded rows are ranked (a quarter of them on MovieLens), and their scores
+    are all this needs. One ``kthvalue`` call gives each query its K-th
+    largest key and the mask is a comparison with it: a fixed, small number of
+    operations, which is what costs on a CPU at these sizes. Only when a tie
+    at the K-th score would keep too many keys are the scores ranked again,
+    nudged apart.
+    """
+    batch, n_keys = valid.shape
+    masked = _masked_value(dtype)
+    zero, masked = (torch.tensor(v, dtype=dtype, device=valid.device) for v in (0.0, masked))
+    bias = torch.where(valid, zero, masked)[:, None, None, :]  # (batch, 1, 1, keys)
+    if top_k is None or top_k >= n_keys or batch == 0:
+        return bias
+    crowded = (valid.sum(-1) > top_k).nonzero().squeeze(1)
+    if crowded.numel() == 0:
+        return bias
+    scores = crowded_scores(crowded).detach()  # (crowded, heads, queries, keys)
+    padding = ~valid.index_select(0, crowded)[:, None, None, :]
+    drop = _below_kth(scores.masked_fill(padding, float("-inf")), n_keys - top_k + 1)
+    # a padding query is a zero vector and ties on every key; it keeps the
+    # first top_k valid keys, as ties are broken below (its result is unused)
+    padding_query = padding.transpose(-1, -2)  # (crowded, 1, queries, 1)
+    beyond = padding | ((~padding).cumsum(-1) > top_k)
+    drop = torch.where(padding_query, beyond, drop)
+    if bool((drop.sum(-1) < n_keys - top_k).any()):
+        # a tie at the K-th score kept too many keys: rank again with ties broken
+        keys = _distinct_keys(scores).masked_fill_(padding, float("-inf"))
+        drop = torch.where(padding_query, beyond, _below_kth(keys, n_keys - top_k + 1))
+    full = bias.expand(batch, n_heads, n_keys, n_keys).contiguous()
+    full[crowded] = torch.where(drop, masked, zero)
+    return full
+
+
+def _below_kth(keys: torch.Tensor, k: int) -> torch.Tensor:
+    """Which entries lie below the ``k``-th smallest of their last dimension."""
+    # the K-th largest key is the (n_keys - K + 1)-th smallest, padding (-inf) included
+    return keys < keys.kthvalue(k, dim=-1, keepdim=True).values
+
+
+class TopKSelfAttention(nn.Module):
+    """Multi-head scaled dot-product self-attention with top-K key selection (Eq. 1-3).
+
+    Each query keeps only its ``top_k`` highest-scoring *valid* keys and takes
+    the softmax over those; padding keys never receive weight. Heads are
+    concatenated without an output projection, as in the paper, so the output
+    width equals the input width.
+
+    The heads are computed together: for head ``h`` the queries are masked to
+    the ``h``-th block of their features, so one batched product over the
+    ``heads * slots`` masked queries gives every head's scores, and the values
+    go through one product too. With two heads of width 8 this is cheaper than
+    splitting the tensors per head, which needs copies. When the weights are
+    not wanted, torch's fused attention kernel does the softmax and the
+    products: for prediction, and on a GPU for training too.
+    """
+
+    def __init__(self, dim: int, n_heads: int, top_k: int | None, dropout: float):
+        super().__init__()
+        if dim % n_heads:
+            raise ValueError(f"n_heads={n_heads} must divide the token width {dim}")
+        self.n_heads = n_heads
+        self.top_k = top_k
+        self.scale = (dim // n_heads) ** -0.5
+        self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)  # W_Q, W_K, W_V of all heads, fused
+        self.dropout = nn.Dropout(dropout)
+        # head_mask[h, 0, c] = 1 when feature c belongs to head h
+        head_mask = torch.zeros(n_heads, 1, dim)
+        for h in range(n_heads):
+            head_mask[h, 0, h * (dim // n_heads) : (h + 1) * (dim // n_heads)] = 1.0
+        self.register_buffer("head_mask", head_mask, persistent=False)
+        # queries also carry the 1 / sqrt(d') of Eq. 1
+        self.register_buffer("query_mask", head_mask * self.scale, persistent=False)
+
+    def attention_weights(
+        self, q: torch.Tensor, k: torch.Tensor, valid: torch.Tensor, apply_top_k: bool
+    ) -> torch.Tensor:
+        """Eq. 1-2 weights from per-head ``q``, ``k`` ``(batch, heads, slots, head_dim)``."""
+        scores = (q @ k.transpose(-1, -2)) * self.scale  # (batch, heads, slots, slots)
+        return self._softmax(scores, valid, apply_top_k)
+
+    def _softmax(self, scores: torch.Tensor, valid: torch.Tensor, apply_top_k: bool):
+        top_k = self.top_k if apply_top_k else None
+        bias = top_k_bias(valid, top_k, scores.shape[1], lambda rows: scores.index_select(0, rows),
+                          scores.dtype)  # fmt: skip
+        weights = (scores + bias).softmax(dim=-1)
+        has_key = valid.any(dim=-1)
+        if not bool(has_key.all()):
+            weights = weights * has_key[:, None, None, None].to(weights.dtype)
+        return weights
+
+    def _scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Eq. 1 for all heads: ``(batch, heads, slots, slots)`` from ``(batch, slots, dim)``."""
+        batch, n_slots, dim = q.shape
+        q_heads = q.unsqueeze(1) * self.query_mask  # scale and head masks in one product
+        scores = torch.bmm(q_heads.reshape(batch, self.n_heads * n_slots, dim), k.transpose(1, 2))
+        return scores.view(batch, self.n_heads, n_slots, n_slots)
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor, apply_top_k: bool = True,
+                need_weights: bool = True):  # fmt: skip
+        """Attended tokens ``(batch, slots, dim)`` and weights ``(batch, heads, slots, slots)``.
+
+        With ``need_weights=False`` the weights may come back as None (see the
+        class notes).
+        """
+        batch, n_slots, dim = x.shape
+        n_heads = self.n_heads
+        qkv = self.to_qkv(x)  # (batch, slots, 3 * dim)
+        q, k, v = qkv.split(dim, dim=-1)  # views, each (batch, slots, dim)
+        # the fused kernel skips the weights; on a CPU its backward is no faster,
+        # and the explicit path draws dropout exactly as nn.Dropout does
+        if not need_weights and (x.is_cuda or not (torch.is_grad_enabled() and qkv.requires_grad)):
+            return self._fused(q, k, v, valid, apply_top_k), None
+        weights = self._softmax(self._scores(q, k), valid, apply_top_k)
+        mixed = torch.bmm(self.dropout(weights).reshape(batch, n_heads * n_slots, n_slots), v)
+        # Eq. 2-3: head h keeps its own block of the value features, and the
+        # blocks side by side are the concatenation of the heads
+        out = (mixed.view(batch, n_heads, n_slots, dim) * self.head_mask).sum(dim=1)
+        return out, weights
+
+    def _fused(self, q, k, v, valid, apply_top_k):
+        """Scores only for the rows top-K ranks, then one fused attention call (Eq. 1-3)."""
+        batch, n_slots, dim = q.shape
+        top_k = self.top_k if apply_top_k else None
+        def crowded_scores(rows):
+            return self._scores(q.index_select(0, rows), k.index_select(0, rows))
+
+        bias = top_k_bias(valid, top_k, self.n_heads, crowded_scores, q.dtype)
+        heads = lambda t: t.view(batch, n_slots, self.n_heads, -1).transpose(1, 2)  # noqa: E731
+        dropout = self.dropout.p if self.training else 0.0
+        out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v),
+                                             attn_mask=bias.to(q.dtype), dropout_p=dropout,
+                                             scale=self.scale)  # fmt: skip
+        out = out.transpose(1, 2).reshape(batch, n_slots, dim)
+        has_key = valid.any(dim=-1)
+        if not bool(has_key.all()):
+            # a row without tokens averaged its padding values: give it nothing
+            out = out * has_key[:, None, None].to(out.dtype)
+        return out
