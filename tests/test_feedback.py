@@ -236,3 +236,17 @@ def test_invalid_implicit_parameters_are_named(ratings, params, error, match):
     X, y = ratings
     with pytest.raises(error, match=match):
         SAINRegressor(max_epochs=1, device="cpu", **params).fit(X, y)
+
+
+def test_loading_the_whole_network_regroups_the_links_by_row():
+    kwargs = dict(n_users=5, n_items=7, vocabulary_sizes=[], field_roles=[], field_widths=[],
+                  embed_dim=3, implicit_feedback=True, n_user_links=5, n_item_links=5)  # fmt: skip
+    module = SAINModule(**kwargs)
+    module.set_feedback_links(select_links(USERS, ITEMS, 7, None, RNG),
+                              select_links(ITEMS, USERS, 5, None, RNG))  # fmt: skip
+    loaded = SAINModule(**kwargs)
+    loaded.load_state_dict(module.state_dict())
+    for name in ("user_implicit", "item_implicit"):
+        original, copy = getattr(module, name), getattr(loaded, name)
+        assert torch.equal(copy.row_offsets, original.row_offsets)
+        assert torch.equal(copy.row_owners, original.row_owners)
