@@ -59,6 +59,19 @@ def select_links(owners, others, n_others: int, max_links: int | None, rng):
     return owner_of[keep], other_of[keep]
 
 
+def training_links(users, items, n_users: int, n_items: int, max_links: int | None, seed: int):
+    """The links of both sides from training pairs: ``(users, items)`` by user, ``(items, users)`` by item.
+
+    Their own random stream (from ``seed``) picks the subsets that
+    ``max_links`` keeps, so that capping leaves any other randomness as it is.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    rng = np.random.RandomState(seed)
+    return (select_links(users, items, n_items, max_links, rng),
+            select_links(items, users, n_users, max_links, rng))  # fmt: skip
+
+
 class _LinkedSum(torch.autograd.Function):
     """Per bag, the sum of ``table`` rows ``rows[offsets[b] : offsets[b + 1]]``, scaled by ``scale[b]``.
 
@@ -133,6 +146,7 @@ class ImplicitFeedback(nn.Module):
                              persistent=False)  # fmt: skip
         self.register_buffer("row_owners", torch.zeros(n_links, dtype=torch.long),
                              persistent=False)  # fmt: skip
+        # a loaded state is checked, then grouped: damaged links fail the load
         self.register_load_state_dict_post_hook(lambda module, _: module._group_by_row())
         self.reset_parameters()
 
@@ -157,15 +171,11 @@ class ImplicitFeedback(nn.Module):
 
     @torch.no_grad()
     def _group_by_row(self) -> None:
-        """Fill ``row_offsets`` / ``row_owners``: the owners of each table row's links."""
+        """Check the links, then fill ``row_offsets`` / ``row_owners``: each table row's owners."""
+        self.check_links()
         n_others = self.row_offsets.shape[0]
-        if self.others.numel() and (int(self.others.min()) < 0
-                                    or int(self.others.max()) >= n_others):  # fmt: skip
-            return  # damaged links: check_links reports them
         owners = torch.repeat_interleave(torch.arange(self.counts.shape[0], device=self.counts.device),
-                                         self.counts.clamp(min=0))  # fmt: skip
-        if owners.shape[0] != self.others.shape[0]:
-            return  # inconsistent counts: check_links reports them
+                                         self.counts)  # fmt: skip
         order = torch.argsort(self.others, stable=True)
         per_row = torch.bincount(self.others, minlength=n_others)
         self.row_offsets.copy_(torch.cumsum(per_row, 0) - per_row)
@@ -174,8 +184,8 @@ class ImplicitFeedback(nn.Module):
     def check_links(self) -> None:
         """Raise a ValueError unless the stored links are a valid CSR of in-range ids.
 
-        Loading a saved model calls this: links from a damaged or edited file
-        would otherwise surface as an indexing error deep inside torch.
+        Storing or loading links calls this: links from a damaged or edited
+        file would otherwise surface as an indexing error deep inside torch.
         """
         starts, counts, others = (t.detach().cpu() for t in (self.starts, self.counts, self.others))
         n_links = others.shape[0]

@@ -319,17 +319,11 @@ class SAINModule(nn.Module):
 
         ``user_links`` is a pair of arrays ``(users, items)`` sorted by user,
         ``item_links`` a pair ``(items, users)`` sorted by item, as
-        :func:`~sklearn_sain._feedback.select_links` returns them.
+        :func:`~sklearn_sain._feedback.training_links` returns them.
         """
         if self.implicit_feedback:
             self.user_implicit.set_links(*user_links)
             self.item_implicit.set_links(*item_links)
-
-    def check_feedback_links(self) -> None:
-        """Raise a ValueError when stored implicit-feedback links are damaged (see loading)."""
-        if self.implicit_feedback:
-            self.user_implicit.check_links()
-            self.item_implicit.check_links()
 
     def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
         """Feedback vectors X_CF of ``users`` ``(batch,)``: ``(batch, embed_dim)``."""

@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._encoder import SAINEncoder
-from ._feedback import select_links
+from ._feedback import training_links
 from ._layout import is_encoded, layout_of
 from ._model import SAINModule
 from ._params import check_regressor_params
@@ -76,7 +76,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         vectors of the items the user rated in the training data, and an
         item's the sum over the users who rated it. What was rated, not only
         how, then informs the vectors; on the paper's MovieLens split this
-        lowered the validation RMSE from 0.8937 to 0.882. The links are
+        lowered the validation RMSE from 0.8937 to 0.8834 (seed 0, learning
+        rate 1e-3). The links are
         those of ``fit``'s training rows (not of ``eval_set``), stored with
         the model; ratings that arrive later count after a refit. Unseen ids
         have no links and, as before, are answered from their features.
@@ -403,21 +404,13 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _feedback_links(self, rows: Rows, seed: int):
-        """The implicit-feedback links of the training ``rows``: ``(users, items)``, ``(items, users)``.
-
-        Their own random stream (from ``seed``) picks the subsets that
-        ``implicit_max_links`` keeps, so that capping leaves the training
-        randomness as it is.
-        """
+        """The implicit-feedback links of the training ``rows`` (see :func:`training_links`)."""
         if not self.implicit_feedback:
             empty = np.zeros(0, dtype=np.int64)
             return (empty, empty), (empty, empty)
-        users = rows.users.cpu().numpy().astype(np.int64)
-        items = rows.items.cpu().numpy().astype(np.int64)
-        rng = np.random.RandomState(seed)
-        cap = self.implicit_max_links
-        return (select_links(users, items, self.layout_.n_items, cap, rng),
-                select_links(items, users, self.layout_.n_users, cap, rng))  # fmt: skip
+        return training_links(rows.users.cpu().numpy(), rows.items.cpu().numpy(),
+                              self.layout_.n_users, self.layout_.n_items,
+                              self.implicit_max_links, seed)  # fmt: skip
 
     def _build_module(self) -> SAINModule:
         try:

@@ -90,39 +90,45 @@ def _encoder(dataset):
 
 
 def prepare(X, y, encoder, device, *, implicit_feedback=None):
-    """Encoded training rows on ``device`` and a fresh network for them, built as ``fit`` does.
-
-    The network has the package defaults; ``implicit_feedback=False`` times the
-    paper's network (no implicit feedback) instead.
-    """
-    import torch
-
-    from .. import SAINRegressor
-    from .._feedback import select_links
+    """Encoded training rows on ``device`` and a fresh network for them (see :func:`network`)."""
     from .._layout import layout_of
-    from .._model import SAINModule
     from .._training import Rows
 
-    defaults = SAINRegressor().get_params()
-    if implicit_feedback is None:
-        implicit_feedback = defaults["implicit_feedback"]
     encoded = encoder.fit_transform(X)
     layout = layout_of(encoded, encoder.vocabulary_sizes_)
     users, items, tokens = layout.arrays(encoded)
     y = np.asarray(y, dtype=np.float64)
     target = (y - y.mean()) / (y.std() or 1.0)
     rows = Rows.from_arrays(users, items, tokens, target, device)
+    return rows, network(layout, rows, device, implicit_feedback=implicit_feedback), layout
+
+
+def network(layout, rows, device, *, implicit_feedback=None):
+    """A fresh network for ``rows``, built as ``fit`` does with the package defaults.
+
+    ``implicit_feedback=False`` builds the paper's network (no implicit
+    feedback) instead; with it, the links are those of ``rows``.
+    """
+    import torch
+
+    from .. import SAINRegressor
+    from .._feedback import training_links
+    from .._model import SAINModule
+
+    defaults = SAINRegressor().get_params()
+    if implicit_feedback is None:
+        implicit_feedback = defaults["implicit_feedback"]
     kwargs = dict(layout.module_kwargs(), implicit_feedback=implicit_feedback)
-    links = None
+    links = (None, None)
     if implicit_feedback:
-        rng, cap = np.random.RandomState(0), defaults["implicit_max_links"]
-        links = (select_links(users, items, layout.n_items, cap, rng),
-                 select_links(items, users, layout.n_users, cap, rng))  # fmt: skip
+        links = training_links(rows.users.cpu().numpy(), rows.items.cpu().numpy(),
+                               layout.n_users, layout.n_items,
+                               defaults["implicit_max_links"], seed=0)  # fmt: skip
         kwargs.update(n_user_links=len(links[0][0]), n_item_links=len(links[1][0]))
     torch.manual_seed(0)
     module = SAINModule(**kwargs).to(device)
-    module.set_feedback_links(*(links or (None, None)))
-    return rows, module, layout
+    module.set_feedback_links(*links)
+    return module
 
 
 def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu") -> list:
@@ -322,7 +328,7 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
         log(f"  SAIN: {results['cpu_epoch_seconds']:.2f} s per epoch "
             f"({', '.join(f'{s:.2f}' for s in epochs)})")
         # the paper's network, without the implicit feedback the defaults add
-        _, plain, _ = prepare(X, y, _encoder(dataset), "cpu", implicit_feedback=False)
+        plain = network(layout, rows, "cpu", implicit_feedback=False)
         plain_epochs = time_epochs(plain, rows, batch_size=128, repeats=repeats)
         results["cpu_epoch_seconds_no_implicit"] = _median(plain_epochs)
         log(f"  SAIN without implicit feedback: {results['cpu_epoch_seconds_no_implicit']:.2f} s "
