@@ -1,23 +1,26 @@
 """Turn a ratings table into the padded token ids that SAIN embeds."""
 
 import re
-from itertools import chain
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._tokenize import (
+    cell_keys,
+    column_values,
+    constant_within,
+    row_index,
+    slot_positions,
+    sort_order,
+    tokenize,
+)
 from ._validation import (
-    COMPLEX_TYPES,
-    SCALAR_TYPES,
-    BadCell,
-    cell_error,
     check_2d,
     check_feature_names_in,
     check_int_param,
     is_column_spec,
-    scan_cell_types,
 )
 
 PAD_ID, UNK_ID = 0, 1
@@ -234,11 +237,11 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         data = check_2d(X, type(self).__name__)
         validate_data(self, data, skip_check_array=True, reset=False)
-        index = _row_index(data)
+        index = row_index(data)
         encoded = []
         for _, field, is_id in self._output_fields():
-            rows, codes, uniques, exploded = _tokenize(
-                _column(data, self._positions[field]), field, index, self.sep, is_id
+            rows, codes, uniques, exploded = tokenize(
+                column_values(data, self._positions[field]), field, index, self.sep, is_id
             )
             found = self.vocabularies_[field].get_indexer(uniques)
             ids = np.where(found < 0, UNK_ID, found + 2).astype(np.int32)
@@ -365,24 +368,24 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
             if named
             else [f"x{j}" for j in range(n_cols)]
         )
-        index = _row_index(data)
+        index = row_index(data)
         user_pos, item_pos, user_feats, item_feats = self._resolve_columns(
             names, named
         )
 
         ids = {}
         for pos in (user_pos, item_pos):
-            ids[pos] = _tokenize(_column(data, pos), names[pos], index, None, True)
+            ids[pos] = tokenize(column_values(data, pos), names[pos], index, None, True)
         candidates = [p for p in range(n_cols) if p not in (user_pos, item_pos)]
         if user_feats is not None and item_feats is not None:
             candidates = user_feats + item_feats
         cells, exploded = {}, {}
         for pos in candidates:
-            rows, codes, uniques, exploded[pos] = _tokenize(
-                _column(data, pos), names[pos], index, self.sep, False
+            rows, codes, uniques, exploded[pos] = tokenize(
+                column_values(data, pos), names[pos], index, self.sep, False
             )
             if exploded[pos] and self.max_values is not None:
-                kept = _slots(rows) < self.max_values
+                kept = slot_positions(rows) < self.max_values
                 rows, codes = rows[kept], codes[kept]
             cells[pos] = rows, codes, uniques
 
@@ -410,7 +413,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
             multi = False if is_id else exploded[pos]
             counts = np.bincount(codes, minlength=len(uniques))
             known = np.flatnonzero(counts >= (1 if is_id else self.min_frequency))
-            known = known[_sort_order(uniques[known])]
+            known = known[sort_order(uniques[known])]
             id_of_code = np.full(len(uniques), UNK_ID, dtype=np.int32)
             id_of_code[known] = np.arange(2, len(known) + 2, dtype=np.int32)
             per_row = np.bincount(rows) if multi and len(rows) else np.ones(1, int)
@@ -472,10 +475,10 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         n_users, n_items = user_codes.max() + 1, item_codes.max() + 1
         users, items = [], []
         for pos, (rows, codes, uniques) in cells.items():
-            keys = _cell_keys(n_rows, rows, codes, len(uniques))
-            if _constant_within(keys, user_codes, n_users):
+            keys = cell_keys(n_rows, rows, codes, len(uniques))
+            if constant_within(keys, user_codes, n_users):
                 users.append(pos)
-            elif _constant_within(keys, item_codes, n_items):
+            elif constant_within(keys, item_codes, n_items):
                 items.append(pos)
             else:
                 # SAIN has a user side and an item side only; guessing would
@@ -515,7 +518,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         for (_, field, _), (rows, ids, exploded) in zip(self._output_fields(), encoded):
             width = self.field_widths_[field]
             if exploded:
-                slots = _slots(rows)
+                slots = slot_positions(rows)
                 keep = slots < width
                 out[rows[keep], offset + slots[keep]] = ids[keep]
             else:
@@ -524,211 +527,3 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         frame = pd.DataFrame(out, index=index, columns=columns, copy=False)
         frame.attrs["sklearn_sain"] = {"vocabulary_sizes": dict(self.vocabulary_sizes_)}
         return frame
-
-
-def _row_index(data):
-    if isinstance(data, pd.DataFrame):
-        return data.index
-    return pd.RangeIndex(data.shape[0])
-
-
-def _column(data, position):
-    if isinstance(data, pd.DataFrame):
-        column = data.iloc[:, position]
-        if isinstance(column.dtype, np.dtype):
-            return column.to_numpy()
-        # Extension dtypes (str, category, nullable ints) hold missing values
-        # as pd.NA or NaN objects, which the object path understands.
-        return column.to_numpy(dtype=object)
-    return data[:, position]
-
-
-def _value_tokens(value, sep, inside_list):
-    """Tokens of one distinct cell value, and whether it counts as multi-valued."""
-    if isinstance(value, str):
-        multi = not inside_list and sep is not None and sep in value
-        parts = value.split(sep) if multi else (value,)
-        return [t for t in dict.fromkeys(p.strip() for p in parts) if t], multi
-    if isinstance(value, (tuple, frozenset)) and not inside_list:
-        tokens = [t for item in value for t in _value_tokens(item, None, True)[0]]
-        return list(dict.fromkeys(tokens)), True
-    if value is None or value is pd.NA:
-        return [], False
-    if isinstance(value, SCALAR_TYPES) and not isinstance(value, COMPLEX_TYPES):
-        return ([] if pd.isna(value) else [value]), False
-    raise BadCell(value, inside_list)
-
-
-def _label(index, position):
-    label = index[position]
-    return label.item() if isinstance(label, np.generic) else label
-
-
-def _first_row(codes, code, index, rows=None):
-    position = int(np.argmax(codes == code))
-    return _label(index, position if rows is None else rows[position])
-
-
-def _tokenize(values, column, index, sep, is_id):
-    """Tokens of one column as ``(rows, codes, uniques, exploded)``.
-
-    One entry per token, ascending by row and in cell order: ``rows`` is the
-    row position and ``codes`` indexes ``uniques``, the distinct tokens.
-    ``exploded`` tells whether a cell was list-like or held ``sep``. Work
-    that depends on the value only (splitting, stripping, type checks) runs
-    once per distinct cell value rather than once per row.
-    """
-    kind = values.dtype.kind
-    if kind == "c":
-        raise ValueError(f"Complex data not supported (column {column!r}).")
-    if kind in "US":
-        values = values.astype(object)
-    try:
-        codes, uniques = pd.factorize(values)
-    except TypeError:  # unhashable cells: lists, sets, arrays, dicts
-        if is_id:
-            bad = scan_cell_types(values, allow_lists=False)[3]
-            raise cell_error(BadCell(values[bad], False), column, _label(index, bad)) from None
-        return _tokenize_lists(values, column, index, sep)
-    if is_id:
-        return _check_ids(codes, uniques, column, index)
-    if uniques.dtype != object:
-        rows = np.flatnonzero(codes >= 0)
-        return rows, codes[rows], uniques, False
-    tokens, exploded = [], False
-    for code, value in enumerate(uniques):
-        try:
-            cell, multi = _value_tokens(value, sep, False)
-        except BadCell as error:
-            raise cell_error(error, column, _first_row(codes, code, index)) from None
-        tokens.append(cell)
-        exploded |= multi
-    lengths = np.fromiter(map(len, tokens), dtype=np.intp, count=len(tokens))
-    flat = np.fromiter(chain.from_iterable(tokens), dtype=object, count=lengths.sum())
-    flat_codes, token_uniques = pd.factorize(flat)
-    offsets = np.cumsum(lengths) - lengths
-    cells = np.flatnonzero(codes >= 0)
-    counts = lengths[codes[cells]]
-    rows = np.repeat(cells, counts)
-    start = np.repeat(offsets[codes[cells]] - (np.cumsum(counts) - counts), counts)
-    return rows, flat_codes[start + np.arange(len(rows))], token_uniques, exploded
-
-
-def _check_ids(codes, uniques, column, index):
-    """Refuse missing, empty, infinite or list-like ids."""
-    if uniques.dtype == object:
-        bad = scan_cell_types(uniques, allow_lists=False)[3]
-        if bad is not None:
-            row = _first_row(codes, bad, index)
-            raise cell_error(BadCell(uniques[bad], False), column, row)
-        empty = np.flatnonzero(uniques == "")
-        if len(empty):
-            codes = np.where(codes == empty[0], -1, codes)
-    if (codes < 0).any():
-        raise ValueError(
-            f"Column {column!r} (an id column) has a missing value (None, NaN, "
-            f"pd.NA or '') at row {_first_row(codes, -1, index)!r}; every row "
-            "needs a user and an item id."
-        )
-    if uniques.dtype.kind == "f" and np.isinf(uniques).any():
-        code = int(np.flatnonzero(np.isinf(uniques))[0])
-        raise ValueError(
-            f"Column {column!r} (an id column) has an infinite value at row "
-            f"{_first_row(codes, code, index)!r}."
-        )
-    return np.arange(len(codes)), codes, uniques, False
-
-
-def _tokenize_lists(values, column, index, sep):
-    """``_tokenize`` for columns with list-like cells, which cannot be hashed."""
-    _, has_str, has_scalars, bad = scan_cell_types(values, allow_lists=True)
-    if bad is not None:
-        raise cell_error(BadCell(values[bad], False), column, _label(index, bad))
-    if has_str and sep is not None:
-        values = values.copy()
-        where = np.flatnonzero([isinstance(v, str) for v in values])
-        strings = pd.Series(values[where], dtype=object)
-        hit = strings.str.contains(sep, regex=False).to_numpy(dtype=bool)
-        values[where[hit]] = strings[hit].str.split(sep, regex=False).to_numpy()
-    if has_str or has_scalars:
-        cells = pd.Series(values, dtype=object).explode()
-        rows, items = cells.index.to_numpy(), cells.to_numpy(dtype=object)
-    else:
-        # Only list-likes: flattening them directly beats Series.explode.
-        lengths = np.fromiter(map(len, values), dtype=np.intp, count=len(values))
-        items = np.fromiter(chain.from_iterable(values), dtype=object, count=lengths.sum())
-        rows = np.repeat(np.arange(len(values)), lengths)
-    try:
-        item_codes, item_uniques = pd.factorize(items)
-    except TypeError:
-        bad = scan_cell_types(items, allow_lists=False)[3]
-        raise cell_error(BadCell(items[bad], True), column, _label(index, rows[bad])) from None
-    tokens = np.empty(len(item_uniques), dtype=object)
-    for code, value in enumerate(item_uniques):
-        try:
-            cell, _ = _value_tokens(value, None, True)
-        except BadCell as error:
-            row = _first_row(item_codes, code, index, rows)
-            raise cell_error(error, column, row) from None
-        tokens[code] = cell[0] if cell else None
-    token_codes, uniques = pd.factorize(tokens)
-    # Appending -1 lets missing items (code -1) map to -1 as well.
-    codes = np.append(token_codes, -1)[item_codes]
-    rows, codes = rows[codes >= 0], codes[codes >= 0]
-    return (*_drop_repeats(rows, codes), uniques, True)
-
-
-def _drop_repeats(rows, codes):
-    """Keep the first occurrence of each value within a cell."""
-    if not len(rows):
-        return rows, codes
-    longest = int(np.bincount(rows).max())
-    if longest > 16:
-        repeated = pd.DataFrame({"row": rows, "code": codes}).duplicated().to_numpy()
-    else:
-        # Cells are short: comparing each token with the few before it is
-        # much cheaper than hashing every (row, value) pair.
-        repeated = np.zeros(len(rows), dtype=bool)
-        for lag in range(1, longest):
-            repeated[lag:] |= (rows[lag:] == rows[:-lag]) & (codes[lag:] == codes[:-lag])
-    if repeated.any():
-        rows, codes = rows[~repeated], codes[~repeated]
-    return rows, codes
-
-
-def _slots(rows):
-    """Position of each token inside its cell, for ascending ``rows``."""
-    if not len(rows):
-        return np.zeros(0, dtype=np.intp)
-    order = np.arange(len(rows))
-    starts = np.empty(len(rows), dtype=bool)
-    starts[0] = True
-    np.not_equal(rows[1:], rows[:-1], out=starts[1:])
-    return order - np.maximum.accumulate(np.where(starts, order, 0))
-
-
-def _sort_order(values):
-    try:
-        return np.argsort(values, kind="stable")
-    except TypeError:
-        return np.arange(len(values))
-
-
-def _cell_keys(n_rows, rows, codes, n_values):
-    """One integer per row that identifies the set of values in its cell.
-
-    Sums of random 64-bit weights identify sets without sorting them; two
-    different cells collide with probability about 2**-64.
-    """
-    weights = np.random.default_rng(0).integers(
-        0, np.iinfo(np.uint64).max, size=n_values, dtype=np.uint64, endpoint=True
-    )
-    keys = np.zeros(n_rows, dtype=np.uint64)
-    np.add.at(keys, rows, weights[codes])
-    return keys
-
-
-def _constant_within(keys, groups, n_groups):
-    reference = np.empty(n_groups, dtype=keys.dtype)
-    reference[groups] = keys
-    return bool((reference[groups] == keys).all())

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._encoder import _column
+from ._tokenize import column_values
 from ._recommend import fitted_encoder
 from ._validation import check_2d
 
@@ -122,8 +122,8 @@ def _raw_ids(model, X, encoder, users, items):
     if model.encoder_ is not None:  # X is a raw table
         data = check_2d(X, "SAINRegressor")
         own = model.encoder_
-        return (_column(data, own._positions[own.user_col_]),
-                _column(data, own._positions[own.item_col_]))
+        return (column_values(data, own._positions[own.user_col_]),
+                column_values(data, own._positions[own.item_col_]))
     if encoder is not None:
         return (np.asarray(encoder.decode(encoder.user_col_, users), dtype=object),
                 np.asarray(encoder.decode(encoder.item_col_, items), dtype=object))
