@@ -4,8 +4,8 @@ Each query keeps only its ``top_k`` highest-scoring valid keys and takes the
 softmax over those; padding keys never receive weight. At the sizes SAIN
 runs (a dozen tokens of width 16) the cost is the number of tensor
 operations, so the heads share one batched product, top-K ranking runs only
-on the rows with more than K tokens, and prediction uses torch's fused
-attention kernel.
+on the rows with more than K tokens, and prediction skips the weights: torch's
+fused attention kernel on a GPU, scores laid out keys first on a CPU.
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ class TopKSelfAttention(nn.Module):
     go through one product too. With two heads of width 8 this is cheaper than
     splitting the tensors per head, which needs copies. When the weights are
     not wanted, torch's fused attention kernel does the softmax and the
-    products: for prediction, and on a GPU for training too.
+    products on a GPU (prediction and training); prediction on a CPU uses
+    the keys-first layout of :meth:`_keys_first`.
     """
 
     def __init__(self, dim: int, n_heads: int, top_k: int | None, dropout: float):
@@ -170,13 +171,45 @@ class TopKSelfAttention(nn.Module):
         # the fused kernel skips the weights; on a CPU its backward is no faster,
         # and the explicit path draws dropout exactly as nn.Dropout does
         if not need_weights and (x.is_cuda or not (torch.is_grad_enabled() and qkv.requires_grad)):
-            return self._fused(q, k, v, valid, apply_top_k), None
+            if x.is_cuda:
+                return self._fused(q, k, v, valid, apply_top_k), None
+            return self._keys_first(q, k, v, valid, apply_top_k), None
         weights = self._softmax(self._scores(q, k), valid, apply_top_k)
         mixed = torch.bmm(self.dropout(weights).reshape(batch, n_heads * n_slots, n_slots), v)
         # Eq. 2-3: head h keeps its own block of the value features, and the
         # blocks side by side are the concatenation of the heads
         out = (mixed.view(batch, n_heads, n_slots, dim) * self.head_mask).sum(dim=1)
         return out, weights
+
+    def _keys_first(self, q, k, v, valid, apply_top_k):
+        """Eq. 1-3 without weights or gradients, laid out for a CPU (prediction).
+
+        torch's fused CPU kernel is slow on a dozen tokens (about half of a
+        prediction), and so is a softmax along a last dimension of 12. Scores
+        are therefore computed transposed, ``(batch, keys, heads * queries)``,
+        and normalised along the keys (dim 1), where the softmax vectorises
+        across the queries; the values' product reads the weights transposed.
+        """
+        batch, n_slots, dim = q.shape
+        n_heads = self.n_heads
+        top_k = self.top_k if apply_top_k else None
+        def crowded_scores(rows):
+            return self._scores(q.index_select(0, rows), k.index_select(0, rows))
+
+        bias = top_k_bias(valid, top_k, n_heads, crowded_scores, q.dtype)
+        if bias.shape[1] == 1:  # (batch, 1, 1, keys): the same for every query
+            bias = bias.view(batch, n_slots, 1)
+        else:  # (batch, heads, queries, keys)
+            bias = bias.view(batch, n_heads * n_slots, n_slots).transpose(1, 2)
+        q_heads = (q.unsqueeze(1) * self.query_mask).reshape(batch, n_heads * n_slots, dim)
+        scores = torch.baddbmm(bias, k, q_heads.transpose(1, 2))  # (batch, keys, heads * queries)
+        weights = scores.softmax(dim=1)
+        mixed = torch.bmm(weights.transpose(1, 2), v)  # (batch, heads * queries, dim)
+        out = (mixed.view(batch, n_heads, n_slots, dim) * self.head_mask).sum(dim=1)
+        has_key = valid.any(dim=-1)
+        if not bool(has_key.all()):
+            out = out * has_key[:, None, None].to(out.dtype)
+        return out
 
     def _fused(self, q, k, v, valid, apply_top_k):
         """Scores only for the rows top-K ranks, then one fused attention call (Eq. 1-3)."""

@@ -293,6 +293,30 @@ def test_prediction_without_weights_matches_the_explicit_attention(top_k, top_k_
         torch.testing.assert_close(getattr(fused, name), getattr(explicit, name))
 
 
+@pytest.mark.parametrize("top_k", [2, None])
+def test_cpu_and_gpu_prediction_kernels_match_the_explicit_attention(top_k):
+    # prediction uses the keys-first layout on a CPU and torch's fused kernel
+    # on a GPU; both run here, so the GPU's path is checked without a GPU
+    torch.manual_seed(0)
+    attention = TopKSelfAttention(8, n_heads=2, top_k=top_k, dropout=0.0).eval()
+    x = torch.randn(6, 5, 8)
+    valid = torch.rand(6, 5) > 0.3
+    valid[0] = True  # crowded: top-K selects
+    valid[1] = False  # no key at all
+    x = x * valid.unsqueeze(-1)
+    expected, _ = attention(x, valid, need_weights=True)
+    with torch.inference_mode():
+        q, k, v = attention.to_qkv(x).split(8, dim=-1)
+        keys_first = attention._keys_first(q, k, v, valid, True)
+        fused = attention._fused(q, k, v, valid, True)
+        default, weights = attention(x, valid, need_weights=False)
+    assert weights is None
+    torch.testing.assert_close(keys_first, expected)
+    torch.testing.assert_close(fused, expected)
+    torch.testing.assert_close(default, keys_first)
+    assert torch.all(keys_first[1] == 0)
+
+
 def test_valid_token_path_matches_the_dense_layers():
     module = make_module().train()
     users, items, tokens = batch()
