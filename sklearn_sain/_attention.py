@@ -197,7 +197,7 @@ class TopKSelfAttention(nn.Module):
             return self._scores(q.index_select(0, rows), k.index_select(0, rows))
 
         bias = top_k_bias(valid, top_k, n_heads, crowded_scores, q.dtype)
-        if bias.shape[1] == 1:  # (batch, 1, 1, keys): the same for every query
+        if bias.shape[2] == 1:  # (batch, 1, 1, keys): the same for every query
             bias = bias.view(batch, n_slots, 1)
         else:  # (batch, heads, queries, keys)
             bias = bias.view(batch, n_heads * n_slots, n_slots).transpose(1, 2)

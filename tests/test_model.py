@@ -293,12 +293,13 @@ def test_prediction_without_weights_matches_the_explicit_attention(top_k, top_k_
         torch.testing.assert_close(getattr(fused, name), getattr(explicit, name))
 
 
+@pytest.mark.parametrize("n_heads", [1, 2])
 @pytest.mark.parametrize("top_k", [2, None])
-def test_cpu_and_gpu_prediction_kernels_match_the_explicit_attention(top_k):
+def test_cpu_and_gpu_prediction_kernels_match_the_explicit_attention(top_k, n_heads):
     # prediction uses the keys-first layout on a CPU and torch's fused kernel
     # on a GPU; both run here, so the GPU's path is checked without a GPU
     torch.manual_seed(0)
-    attention = TopKSelfAttention(8, n_heads=2, top_k=top_k, dropout=0.0).eval()
+    attention = TopKSelfAttention(8, n_heads=n_heads, top_k=top_k, dropout=0.0).eval()
     x = torch.randn(6, 5, 8)
     valid = torch.rand(6, 5) > 0.3
     valid[0] = True  # crowded: top-K selects
