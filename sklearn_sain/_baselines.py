@@ -11,6 +11,34 @@ from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
 
+def ridge_biases(users, items, y, n_users: int, n_items: int, *, reg: float, n_sweeps: int = 10):
+    """Global mean and ridge-regularised user and item biases of ratings ``y``.
+
+    Alternating exact updates of item then user biases (Koren's baseline
+    predictors): a bias is shrunk towards zero as if ``reg`` extra ratings at
+    the global mean were observed, so an id without ratings gets 0. ``users``
+    and ``items`` are integer codes below ``n_users`` and ``n_items``.
+
+    Returns
+    -------
+    global_mean : float
+    user_bias : ndarray of shape (n_users,)
+    item_bias : ndarray of shape (n_items,)
+    """
+    y = np.asarray(y, dtype=np.float64)
+    global_mean = float(y.mean()) if len(y) else 0.0
+    residual = y - global_mean
+    user_bias, item_bias = np.zeros(n_users), np.zeros(n_items)
+    user_counts = np.bincount(users, minlength=n_users) + reg
+    item_counts = np.bincount(items, minlength=n_items) + reg
+    # an id without ratings has a count of 0 + reg; guard reg == 0 too
+    user_counts, item_counts = np.maximum(user_counts, 1e-12), np.maximum(item_counts, 1e-12)
+    for _ in range(n_sweeps):
+        item_bias = np.bincount(items, residual - user_bias[users], n_items) / item_counts
+        user_bias = np.bincount(users, residual - item_bias[items], n_users) / user_counts
+    return global_mean, user_bias, item_bias
+
+
 class BiasOnlyRegressor(RegressorMixin, BaseEstimator):
     """Rating = global mean + user bias + item bias, fitted by alternating ridge sweeps.
 
@@ -49,15 +77,10 @@ class BiasOnlyRegressor(RegressorMixin, BaseEstimator):
         y = np.asarray(y, dtype=np.float64)
         users, self._user_ids = pd.factorize(X[self.user_col])
         items, self._item_ids = pd.factorize(X[self.item_col])
-        self.global_mean_ = float(y.mean())
-        residual = y - self.global_mean_
-        user_bias = np.zeros(len(self._user_ids))
-        item_bias = np.zeros(len(self._item_ids))
-        user_counts = np.bincount(users, minlength=len(user_bias)) + self.reg
-        item_counts = np.bincount(items, minlength=len(item_bias)) + self.reg
-        for _ in range(self.n_sweeps):
-            item_bias = np.bincount(items, residual - user_bias[users], len(item_bias)) / item_counts
-            user_bias = np.bincount(users, residual - item_bias[items], len(user_bias)) / user_counts
+        self.global_mean_, user_bias, item_bias = ridge_biases(
+            users, items, y, len(self._user_ids), len(self._item_ids), reg=self.reg,
+            n_sweeps=self.n_sweeps,
+        )
         self.user_bias_ = pd.Series(user_bias, index=self._user_ids)
         self.item_bias_ = pd.Series(item_bias, index=self._item_ids)
         return self

@@ -313,6 +313,16 @@ class SAINModule(nn.Module):
             with torch.no_grad():
                 self.features.table.weight[PAD_ID].zero_()
 
+    @torch.no_grad()
+    def set_biases(self, global_bias: float, user_bias, item_bias) -> None:
+        """Start the global, user and item biases at given values (one per table row)."""
+        for table, values in ((self.user_bias, user_bias), (self.item_bias, item_bias)):
+            values = torch.as_tensor(values, dtype=table.weight.dtype)
+            if values.shape != table.weight.shape[:1]:
+                raise ValueError(f"expected {table.weight.shape[0]} biases, got {tuple(values.shape)}")
+            table.weight[:, 0] = values.to(table.weight.device)
+        self.global_bias.fill_(float(global_bias))
+
     # ----------------------------------------------------------- feedback
     def set_feedback_links(self, user_links, item_links) -> None:
         """Store the links the implicit feedback sums over.

@@ -9,6 +9,8 @@ from ._model import NORMS
 from ._training import LOSSES
 from ._validation import check_bool, check_number
 
+BIAS_INITS = ("ridge", "zeros")
+
 
 def check_regressor_params(estimator) -> None:
     """Raise a ValueError or TypeError naming the first invalid parameter of ``estimator``."""
@@ -25,7 +27,8 @@ def check_regressor_params(estimator) -> None:
         )
     check_number(estimator.dropout, "dropout", real, min_val=0.0, max_val=1.0,
                  include_boundaries="left")
-    for name, value, allowed in (("norm", estimator.norm, NORMS), ("loss", estimator.loss, LOSSES)):
+    for name, value, allowed in (("norm", estimator.norm, NORMS), ("loss", estimator.loss, LOSSES),
+                                 ("bias_init", estimator.bias_init, BIAS_INITS)):
         if not isinstance(value, str) or value not in allowed:
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     check_number(estimator.l2_reg, "l2_reg", real, min_val=0.0)

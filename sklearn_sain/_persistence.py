@@ -182,6 +182,9 @@ def load(path, *, device=None):
         params = {name: _decode_param(value) for name, value in metadata["params"].items()}
         if kind == "SAINRegressor" and payload["format_version"] < 3:
             params.setdefault("implicit_feedback", False)  # which did not exist before
+        if kind == "SAINRegressor":
+            # files written before bias_init existed trained from zero biases
+            params.setdefault("bias_init", "zeros")
         estimator = _ESTIMATORS[kind](**params)
         if kind == "SAINRegressor":
             estimator._validate_params()

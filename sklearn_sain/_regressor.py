@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._baselines import ridge_biases
 from ._encoder import SAINEncoder
 from ._feedback import training_links
 from ._layout import is_encoded, layout_of
@@ -30,6 +31,11 @@ from ._validation import (
     standardise,
     target_stats,
 )
+
+
+# ridge strength of bias_init="ridge": each bias is shrunk as if this many extra
+# ratings at the mean were observed (validated on MovieLens and Yelp)
+_BIAS_RIDGE = 5.0
 
 
 class SAINRegressor(RegressorMixin, BaseEstimator):
@@ -81,6 +87,16 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         those of ``fit``'s training rows (not of ``eval_set``), stored with
         the model; ratings that arrive later count after a refit. Unseen ids
         have no links and, as before, are answered from their features.
+    bias_init : {"ridge", "zeros"}, default="ridge"
+        Starting values of the global, user and item biases. ``"ridge"``
+        starts them at the ridge-regularised bias-only fit of the training
+        rows (Koren's baseline predictors, each bias shrunk as if 5 extra
+        ratings at the mean were observed), so that training begins from
+        the bias-only model and the interaction terms learn what it misses;
+        ``"zeros"`` starts from zero, as the paper does. Ridge validated
+        better on the paper's MovieLens split (0.8788 against 0.8810, mean
+        of seeds 0-2, learning rate 5e-4) and on Yelp (1.0209 against
+        1.0255, seed 0), where zero biases lose to the bias-only model.
     implicit_max_links : int or None, default=256
         Most links kept per user and per item for the implicit feedback (a
         random subset, drawn once per fit from ``random_state``), so that the
@@ -89,11 +105,12 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     l2_reg : float, default=1e-4
         L2 penalty on the embedding rows used by each batch (for the
         feedback vectors, on the vectors with their implicit sums).
-    learning_rate : float, default=5e-4
+    learning_rate : float, default=3e-4
         Adam step size. The paper uses 1e-3; with implicit feedback the
-        model overfits within two or three epochs at that rate, and 5e-4
-        validated better on the paper's MovieLens split (0.8816 against
-        0.8856, mean of seeds 0-2).
+        model overfits within two or three epochs at that rate. With the
+        biases started from the ridge fit, 3e-4 validated best on the
+        paper's MovieLens split (0.8779 against 0.8788 for 5e-4, mean of
+        seeds 0-2) and on Yelp (1.0202 against 1.0209, seed 0).
     batch_size : int, default=128
         Training mini-batch size.
     max_epochs : int, default=50
@@ -198,8 +215,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         loss="rmse",
         implicit_feedback=True,
         implicit_max_links=256,
+        bias_init="ridge",
         l2_reg=1e-4,
-        learning_rate=5e-4,
+        learning_rate=3e-4,
         batch_size=128,
         max_epochs=50,
         early_stopping=True,
@@ -224,6 +242,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         self.loss = loss
         self.implicit_feedback = implicit_feedback
         self.implicit_max_links = implicit_max_links
+        self.bias_init = bias_init
         self.l2_reg = l2_reg
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -372,6 +391,12 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         with private_torch_seed(seed, self.device_):
             self.module_ = self._build_module()
             self.module_.set_feedback_links(*links)
+            if self.bias_init == "ridge":
+                self.module_.set_biases(*ridge_biases(
+                    train_rows.users.cpu().numpy(), train_rows.items.cpu().numpy(),
+                    train_rows.target.cpu().numpy(), self.layout_.n_users, self.layout_.n_items,
+                    reg=_BIAS_RIDGE,
+                ))  # fmt: skip
             try:
                 history = self._train(train_rows, valid_rows, rng)
             except FloatingPointError as exc:
@@ -590,6 +615,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         # pickles from before implicit feedback existed describe models without it
         state.setdefault("implicit_feedback", False)
         state.setdefault("implicit_max_links", 256)
+        state.setdefault("bias_init", "zeros")  # and from before bias_init
         module_state = state.get("module_")
         if isinstance(module_state, dict):
             device = loadable_device(state["device_"])

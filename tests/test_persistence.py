@@ -519,6 +519,32 @@ def test_pickle_from_before_implicit_feedback_loads_without_it(data):
     np.testing.assert_array_equal(old.predict(X), model.predict(X))
 
 
+def test_file_from_before_bias_init_loads_as_trained_from_zero_biases(fitted, data, tmp_path):
+    X, _ = data
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+
+    def without_bias_init(payload):  # format 3 as first written, without the parameter
+        metadata = json.loads(payload["metadata"])
+        del metadata["params"]["bias_init"]
+        payload["metadata"] = json.dumps(metadata)
+
+    _rewrite(path, without_bias_init)
+    loaded = sklearn_sain.load(path)
+    assert fitted.bias_init == "ridge" and loaded.bias_init == "zeros"
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+
+
+def test_pickle_from_before_bias_init_loads_as_trained_from_zero_biases(fitted, data):
+    X, _ = data
+    state = fitted.__getstate__()
+    del state["bias_init"]
+    old = SAINRegressor.__new__(SAINRegressor)
+    old.__setstate__(state)
+    assert old.get_params()["bias_init"] == "zeros"
+    np.testing.assert_array_equal(old.predict(X), fitted.predict(X))
+
+
 def _edit_catalog(name, change):
     def edit(payload):
         payload["tensors"][f"catalog/{name}"] = change(payload["tensors"][f"catalog/{name}"])

@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_sain import SAINEncoder, SAINRegressor
+from sklearn_sain._baselines import ridge_biases
 from sklearn_sain.datasets import make_ratings
 
 FAST = dict(max_epochs=3, device="cpu", random_state=0)
@@ -229,6 +230,7 @@ def test_predict_before_fit_raises_not_fitted(ratings):
         ({"dropout": 1.0}, "dropout"),
         ({"norm": "group"}, "norm must be one of"),
         ({"loss": "mae"}, "loss must be one of"),
+        ({"bias_init": "normal"}, "bias_init must be one of"),
         ({"max_epochs": 0}, "max_epochs"),
         ({"device": "tpu"}, "device='tpu'"),
     ],
@@ -237,6 +239,41 @@ def test_invalid_parameters_are_named(params, match, ratings):
     X_train, _, y_train, _ = ratings
     with pytest.raises(ValueError, match=re.escape(match) if "=" in match else match):
         SAINRegressor(**{**FAST, **params}).fit(X_train, y_train)
+
+
+@pytest.mark.parametrize("bias_init", ["ridge", "zeros"])
+def test_bias_init_sets_the_biases_training_starts_from(bias_init, ratings):
+    X_train, _, y_train, _ = ratings
+    # a step so small that the fitted biases are still the starting ones
+    model = SAINRegressor(**{**FAST, "max_epochs": 1, "learning_rate": 1e-12,
+                             "early_stopping": False, "bias_init": bias_init}).fit(X_train, y_train)
+    module = model.module_
+    users, items, _ = model.layout_.arrays(model.encoder_.transform(X_train))
+    target = (y_train - model.target_mean_) / model.target_scale_
+    expected = ridge_biases(users, items, target, model.layout_.n_users, model.layout_.n_items,
+                            reg=5.0)
+    got = (module.global_bias.item(), module.user_bias.weight[:, 0].detach().numpy(),
+           module.item_bias.weight[:, 0].detach().numpy())
+    if bias_init == "zeros":
+        expected = (0.0, np.zeros_like(expected[1]), np.zeros_like(expected[2]))
+    else:
+        assert np.abs(expected[2]).max() > 0.05  # the ridge fit is not trivially zero
+    np.testing.assert_allclose(got[0], expected[0], atol=1e-5)
+    np.testing.assert_allclose(got[1], expected[1], atol=1e-5)
+    np.testing.assert_allclose(got[2], expected[2], atol=1e-5)
+
+
+def test_ridge_biases_solve_the_ridge_equations():
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 6, 200), rng.integers(0, 9, 200)
+    y = rng.normal(3.0, 1.0, 200) + users * 0.3 - items * 0.2
+    mean, user_bias, item_bias = ridge_biases(users, items, y, 7, 10, reg=4.0, n_sweeps=200)
+    residual = y - mean - user_bias[users] - item_bias[items]
+    # stationarity of sum of squared residuals + reg * (|b_u|^2 + |b_i|^2)
+    np.testing.assert_allclose(np.bincount(users, residual, 7), 4.0 * user_bias, atol=1e-8)
+    np.testing.assert_allclose(np.bincount(items, residual, 10), 4.0 * item_bias, atol=1e-8)
+    assert user_bias[6] == 0.0 and item_bias[9] == 0.0  # ids without ratings
+    assert mean == pytest.approx(y.mean())
 
 
 def test_encoder_parameter_must_be_a_sain_encoder(ratings):

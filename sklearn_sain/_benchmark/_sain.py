@@ -24,7 +24,7 @@ from ._common import Fitted, Row, Timer
 PAPER_CONFIGURATION = dict(
     top_k=8, n_heads=2, embed_dim=64, feature_dim=16, dropout=0.1, norm="batch",
     top_k_at_predict=True, loss="rmse", learning_rate=1e-3, batch_size=128, max_epochs=25,
-    implicit_feedback=False,
+    implicit_feedback=False, bias_init="zeros",
 )  # fmt: skip
 
 
@@ -55,6 +55,9 @@ SAIN_CONFIGS = [
     SainConfig("sain-no-implicit", "SAIN defaults, implicit_feedback=False (as in the paper)",
                {"implicit_feedback": False},
                note="feedback vectors are the id embeddings alone, as in the paper and its code"),
+    SainConfig("sain-zero-bias-init", "SAIN defaults, bias_init='zeros' (as in the paper)",
+               {"bias_init": "zeros"},
+               note="biases start at zero instead of the ridge bias-only fit"),
     # FM-initialised feature embeddings (authors' code): add a row here once SAINRegressor
     # has the option, e.g. SainConfig("sain-fm-init", "...", lambda dataset: {...}).
 ]
