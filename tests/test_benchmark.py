@@ -396,3 +396,24 @@ def test_merge_reports_of_runs_side_by_side(data_dir, tmp_path):
     assert [r["key"] for r in merged["rows"]] == ["global-mean", "bias"]  # table order
     md = (tmp_path / "all" / "results.md").read_text()
     assert "Merged from 3 runs" in md and "## Yelp" in md and "## MovieLens" in md
+
+
+def test_select_defaults_script_prints_validation_only(data_dir, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "select_defaults.py"
+    spec = importlib.util.spec_from_file_location("select_defaults", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.parse_config("bias_init=zeros,learning_rate=5e-4") == {
+        "bias_init": "zeros", "learning_rate": 5e-4}
+    for dataset in ("movielens", "yelp"):
+        assert script.main(["--data-dir", str(data_dir), "--dataset", dataset, "--config",
+                            "max_epochs=1", "max_epochs=1,bias_init=zeros"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4
+    assert all("best valid RMSE" in line and "test" not in line for line in lines)
+    assert lines[2].startswith("yelp max_epochs=1 ")
+    with pytest.raises(SystemExit):
+        script.main(["--data-dir", str(data_dir), "--dataset", "movielens-kg"])
