@@ -324,3 +324,15 @@ def test_cuda_fit_predict_and_cpu_pickle(ratings):
     state = model.__getstate__()
     assert all(t.device.type == "cpu" for t in state["module_"].values())
     np.testing.assert_allclose(pickle.loads(pickle.dumps(model)).predict(X_test), pred, rtol=1e-5)
+
+
+def test_voting_regressor_averages_seeded_fits(ratings):
+    from sklearn.ensemble import VotingRegressor
+
+    X_train, X_test, y_train, _ = ratings
+    ensemble = VotingRegressor(
+        [(f"seed{seed}", SAINRegressor(**{**FAST, "random_state": seed})) for seed in range(3)]
+    ).fit(X_train, y_train)
+    members = np.array([member.predict(X_test) for member in ensemble.estimators_])
+    assert not np.allclose(members[0], members[1])  # the seeds differ
+    np.testing.assert_allclose(ensemble.predict(X_test), members.mean(axis=0))
