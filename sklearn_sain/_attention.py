@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._selection import kth_smallest
+
 
 def _masked_value(dtype: torch.dtype) -> float:
     # a large finite negative rather than -inf: a row without any valid key
@@ -60,7 +62,7 @@ def top_k_bias(valid: torch.Tensor, top_k: int | None, n_heads: int, crowded_sco
     Keys are the same for every query of a row, so a row with at most
     ``top_k`` valid tokens keeps them all and needs no ranking: only the
     crowded rows are ranked (a quarter of them on MovieLens), and their scores
-    are all this needs. One ``kthvalue`` call gives each query its K-th
+    are all this needs. One selection (:func:`kth_smallest`) gives each query its K-th
     largest key and the mask is a comparison with it: a fixed, small number of
     operations, which is what costs on a CPU at these sizes. Only when a tie
     at the K-th score would keep too many keys are the scores ranked again,
@@ -95,7 +97,7 @@ def top_k_bias(valid: torch.Tensor, top_k: int | None, n_heads: int, crowded_sco
 def _below_kth(keys: torch.Tensor, k: int) -> torch.Tensor:
     """Which entries lie below the ``k``-th smallest of their last dimension."""
     # the K-th largest key is the (n_keys - K + 1)-th smallest, padding (-inf) included
-    return keys < keys.kthvalue(k, dim=-1, keepdim=True).values
+    return keys < kth_smallest(keys, k)
 
 
 class TopKSelfAttention(nn.Module):
