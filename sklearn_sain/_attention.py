@@ -94,6 +94,18 @@ def top_k_bias(valid: torch.Tensor, top_k: int | None, n_heads: int, crowded_sco
     return full
 
 
+def _zero_rows_without_keys(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """``values`` (batch first) with the rows that have no valid key set to zero.
+
+    Such a row spread finite uniform weights over its padding (see
+    :func:`_masked_value`): it must give nothing, not an average of padding.
+    """
+    has_key = valid.any(dim=-1)
+    if bool(has_key.all()):
+        return values
+    return values * has_key.view(-1, *[1] * (values.dim() - 1)).to(values.dtype)
+
+
 def _below_kth(keys: torch.Tensor, k: int) -> torch.Tensor:
     """Which entries lie below the ``k``-th smallest of their last dimension."""
     # the K-th largest key is the (n_keys - K + 1)-th smallest, padding (-inf) included
@@ -146,11 +158,7 @@ class TopKSelfAttention(nn.Module):
         top_k = self.top_k if apply_top_k else None
         bias = top_k_bias(valid, top_k, scores.shape[1], lambda rows: scores.index_select(0, rows),
                           scores.dtype)  # fmt: skip
-        weights = (scores + bias).softmax(dim=-1)
-        has_key = valid.any(dim=-1)
-        if not bool(has_key.all()):
-            weights = weights * has_key[:, None, None, None].to(weights.dtype)
-        return weights
+        return _zero_rows_without_keys((scores + bias).softmax(dim=-1), valid)
 
     def _scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Eq. 1 for all heads: ``(batch, heads, slots, slots)`` from ``(batch, slots, dim)``."""
@@ -194,11 +202,7 @@ class TopKSelfAttention(nn.Module):
         """
         batch, n_slots, dim = q.shape
         n_heads = self.n_heads
-        top_k = self.top_k if apply_top_k else None
-        def crowded_scores(rows):
-            return self._scores(q.index_select(0, rows), k.index_select(0, rows))
-
-        bias = top_k_bias(valid, top_k, n_heads, crowded_scores, q.dtype)
+        bias = self._prediction_bias(q, k, valid, apply_top_k)
         if bias.shape[2] == 1:  # (batch, 1, 1, keys): the same for every query
             bias = bias.view(batch, n_slots, 1)
         else:  # (batch, heads, queries, keys)
@@ -208,27 +212,23 @@ class TopKSelfAttention(nn.Module):
         weights = scores.softmax(dim=1)
         mixed = torch.bmm(weights.transpose(1, 2), v)  # (batch, heads * queries, dim)
         out = (mixed.view(batch, n_heads, n_slots, dim) * self.head_mask).sum(dim=1)
-        has_key = valid.any(dim=-1)
-        if not bool(has_key.all()):
-            out = out * has_key[:, None, None].to(out.dtype)
-        return out
+        return _zero_rows_without_keys(out, valid)
+
+    def _prediction_bias(self, q, k, valid, apply_top_k):
+        """The top-K mask of Eq. 2, with scores computed only for the rows it ranks."""
+        def crowded_scores(rows):
+            return self._scores(q.index_select(0, rows), k.index_select(0, rows))
+
+        top_k = self.top_k if apply_top_k else None
+        return top_k_bias(valid, top_k, self.n_heads, crowded_scores, q.dtype)
 
     def _fused(self, q, k, v, valid, apply_top_k):
         """Scores only for the rows top-K ranks, then one fused attention call (Eq. 1-3)."""
         batch, n_slots, dim = q.shape
-        top_k = self.top_k if apply_top_k else None
-        def crowded_scores(rows):
-            return self._scores(q.index_select(0, rows), k.index_select(0, rows))
-
-        bias = top_k_bias(valid, top_k, self.n_heads, crowded_scores, q.dtype)
+        bias = self._prediction_bias(q, k, valid, apply_top_k)
         heads = lambda t: t.view(batch, n_slots, self.n_heads, -1).transpose(1, 2)  # noqa: E731
         dropout = self.dropout.p if self.training else 0.0
         out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v),
                                              attn_mask=bias.to(q.dtype), dropout_p=dropout,
                                              scale=self.scale)  # fmt: skip
-        out = out.transpose(1, 2).reshape(batch, n_slots, dim)
-        has_key = valid.any(dim=-1)
-        if not bool(has_key.all()):
-            # a row without tokens averaged its padding values: give it nothing
-            out = out * has_key[:, None, None].to(out.dtype)
-        return out
+        return _zero_rows_without_keys(out.transpose(1, 2).reshape(batch, n_slots, dim), valid)

@@ -394,11 +394,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             self.module_ = self._build_module()
             self.module_.set_feedback_links(*links)
             if self.bias_init == "ridge":
-                self.module_.set_biases(*ridge_biases(
-                    train_rows.users.cpu().numpy(), train_rows.items.cpu().numpy(),
-                    train_rows.target.cpu().numpy(), self.layout_.n_users, self.layout_.n_items,
-                    reg=_BIAS_RIDGE,
-                ))  # fmt: skip
+                self.module_.set_biases(*self._ridge_biases(train_rows))
             try:
                 history = self._train(train_rows, valid_rows, rng)
             except FloatingPointError as exc:
@@ -438,6 +434,12 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         return training_links(rows.users.cpu().numpy(), rows.items.cpu().numpy(),
                               self.layout_.n_users, self.layout_.n_items,
                               self.implicit_max_links, seed)  # fmt: skip
+
+    def _ridge_biases(self, rows: Rows):
+        """Global mean, user and item biases of the bias-only fit of ``rows`` (``bias_init``)."""
+        return ridge_biases(rows.users.cpu().numpy(), rows.items.cpu().numpy(),
+                            rows.target.cpu().numpy(), self.layout_.n_users, self.layout_.n_items,
+                            reg=_BIAS_RIDGE)  # fmt: skip
 
     def _build_module(self) -> SAINModule:
         try:
