@@ -24,7 +24,7 @@ from ._torch_utils import (
     private_torch_seed,
     resolve_device,
 )
-from ._training import Rows, predict_rows, torch_threads, train_module
+from ._training import Rows, predict_batch_rows, predict_rows, torch_threads, train_module
 from ._validation import (
     TrainingDivergedError,
     check_target,
@@ -462,7 +462,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         # 2**24 of them so that very long multi-valued fields cannot exhaust memory
         n_slots = max(1, self.layout_.n_slots)
         n_heads = self._module_kwargs["n_heads"]
-        return int(np.clip(2**24 // (n_heads * n_slots**2), 1, 16384))
+        return int(np.clip(2**24 // (n_heads * n_slots**2), 1, predict_batch_rows(self.device_)))
 
     def _scores(self, rows: Rows) -> torch.Tensor:
         return predict_rows(self.module_, rows, self._predict_batch_size())

@@ -29,6 +29,17 @@ _CHUNK_ROWS = 8192
 _INT32_MAX = np.iinfo(np.int32).max
 
 
+def predict_batch_rows(device) -> int:
+    """Rows per batch without gradients on ``device``.
+
+    A CPU streams several temporaries of ``n_heads * slots**2`` floats per
+    row through memory: at 4,096 rows they stay in cache, which measured
+    10-25% faster than 16,384 on the 2-core benchmark machine while the
+    per-batch overhead stays negligible. A GPU wants the larger batches.
+    """
+    return 16384 if torch.device(device).type == "cuda" else 4096
+
+
 def _ids(values, device) -> torch.Tensor:
     array = np.asarray(values)
     fits = array.size == 0 or (array.dtype.kind in "iub" and int(array.max()) <= _INT32_MAX
@@ -219,8 +230,12 @@ def _exact_integer_ema(decay: float):
 
 
 @torch.inference_mode()
-def predict_rows(module, rows: Rows, batch_size: int = 16384) -> torch.Tensor:
-    """Combined scores of ``rows`` in evaluation mode, in large batches."""
+def predict_rows(module, rows: Rows, batch_size: int | None = None) -> torch.Tensor:
+    """Combined scores of ``rows`` in evaluation mode, ``batch_size`` rows at a time.
+
+    The default batch is :func:`predict_batch_rows` of the rows' device.
+    """
+    batch_size = batch_size or predict_batch_rows(rows.users.device)
     was_training = module.training
     module.eval()
     try:
@@ -262,7 +277,7 @@ def train_module(
     rng: np.random.RandomState,
     weight_averaging: float | None = None,
     verbose: int = 0,
-    predict_batch_size: int = 16384,
+    predict_batch_size: int | None = None,
 ) -> History:
     """Train ``module`` in place and return its history.
 

@@ -6,7 +6,14 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from sklearn_sain._model import SAINModule, SAINOutput
-from sklearn_sain._training import Rows, _exact_integer_ema, joint_loss, predict_rows, train_module
+from sklearn_sain._training import (
+    Rows,
+    _exact_integer_ema,
+    joint_loss,
+    predict_batch_rows,
+    predict_rows,
+    train_module,
+)
 
 
 def tiny_rows(n=64, seed=0):
@@ -82,6 +89,16 @@ def test_predict_rows_batches_agree_with_one_pass():
     np.testing.assert_allclose(predict_rows(module, rows, batch_size=7).numpy(),
                                predict_rows(module, rows, batch_size=1000).numpy(), atol=1e-6)
     assert not module.training
+
+
+def test_default_prediction_batch_depends_on_the_device():
+    # cache-sized batches on a CPU, large ones on a GPU (no GPU needed to ask)
+    assert predict_batch_rows("cpu") == 4096
+    assert predict_batch_rows(torch.device("cuda", 0)) == 16384
+    module = tiny_module().eval()
+    rows = tiny_rows(5000)
+    np.testing.assert_allclose(predict_rows(module, rows).numpy(),
+                               predict_rows(module, rows, batch_size=5000).numpy(), atol=1e-6)
 
 
 def test_fused_adam_steps_like_torch_adam():

@@ -151,13 +151,14 @@ def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu") ->
     return seconds
 
 
-def time_prediction(module, rows, *, min_rows: int = 1_000_000, batch_size: int = 16384,
+def time_prediction(module, rows, *, min_rows: int = 1_000_000, batch_size: int | None = None,
                     device="cpu") -> dict:  # fmt: skip
     """Rows per second of :func:`predict_rows` on encoded rows repeated to ``min_rows``."""
     import torch
 
-    from .._training import Rows, predict_rows
+    from .._training import Rows, predict_batch_rows, predict_rows
 
+    batch_size = batch_size or predict_batch_rows(device)
     copies = max(1, -(-min_rows // len(rows)))
     big = Rows(*(t.repeat(copies, *[1] * (t.dim() - 1)) for t in (rows.users, rows.items,
                                                                     rows.tokens)))  # fmt: skip
