@@ -13,7 +13,7 @@ import pytest
 
 from sklearn_sain import SAINRegressor
 from sklearn_sain._benchmark import _data, _runner, _sain
-from sklearn_sain._benchmark._common import Context, Row, early_stopping_loop
+from sklearn_sain._benchmark._common import Context, Row, early_stopping_loop, rmse
 from sklearn_sain._benchmark._features import FieldCoder, IntegerCoding, SparseDesign
 from sklearn_sain._benchmark._report import summarise
 from sklearn_sain._cli import main
@@ -237,6 +237,23 @@ def test_seed_ensemble_averages_member_predictions():
     np.testing.assert_allclose(ensemble.predict(X_test), expected)
     assert not np.allclose(members[0].predict(X_test), members[1].predict(X_test))
     assert ensemble.fit_seconds == pytest.approx(sum(m.fit_seconds for m in members))
+
+
+def test_tuned_row_keeps_the_embed_dim_that_validates_best():
+    dataset = _tiny_dataset()
+    ctx = Context(quick=True, device="cpu")
+    tuned = _sain.fit_tuned_embed_dim(dataset, 1, ctx, grid=(4, 8))
+    X_val, y_val = dataset.validation
+    candidates = {d: _sain.fit_sain({"embed_dim": d}, dataset, 1, ctx) for d in (4, 8)}
+    scores = {d: rmse(y_val, f.predict(X_val)) for d, f in candidates.items()}
+    chosen = min(scores, key=scores.get)
+    assert tuned.info["selected"] == {"embed_dim": chosen}
+    assert [g["embed_dim"] for g in tuned.info["grid"]] == [4, 8]
+    validation = [g["validation_rmse"] for g in tuned.info["grid"]]
+    assert validation == pytest.approx([scores[4], scores[8]])
+    np.testing.assert_array_equal(tuned.predict(dataset.test[0]),
+                                  candidates[chosen].predict(dataset.test[0]))
+    assert tuned.info["params"]["embed_dim"] == chosen and "shared_fit" not in tuned.info
 
 
 # --------------------------------------------------------------------------
