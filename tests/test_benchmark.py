@@ -239,6 +239,19 @@ def test_seed_ensemble_averages_member_predictions():
     assert ensemble.fit_seconds == pytest.approx(sum(m.fit_seconds for m in members))
 
 
+def test_tuned_ensemble_members_share_the_embed_dim_chosen_by_the_first():
+    dataset = _tiny_dataset()
+    ctx = Context(quick=True, device="cpu")
+    ensemble = _sain.fit_seed_ensemble(dataset, 0, ctx, size=2, tune_embed_dim=True)
+    chosen = _sain.fit_tuned_embed_dim(dataset, 0, ctx).info["selected"]
+    assert ensemble.info["selected"] == chosen and len(ensemble.info["grid"]) == 3
+    members = [_sain.fit_sain(chosen, dataset, s, ctx) for s in (0, 1)]
+    assert all(m.info.get("shared_fit") for m in members)
+    X_test = dataset.test[0]
+    expected = np.mean([m.predict(X_test) for m in members], axis=0)
+    np.testing.assert_allclose(ensemble.predict(X_test), expected)
+
+
 def test_tuned_row_keeps_the_embed_dim_that_validates_best():
     dataset = _tiny_dataset()
     ctx = Context(quick=True, device="cpu")
