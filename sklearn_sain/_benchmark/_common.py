@@ -61,6 +61,29 @@ def rmse(y_true, y_pred) -> float:
     return float(np.sqrt(np.mean((np.asarray(y_true, float) - np.asarray(y_pred, float)) ** 2)))
 
 
+def best_on_validation(dataset, candidates) -> Fitted:
+    """The candidate whose predictions score the lowest validation RMSE; test is not touched.
+
+    ``candidates`` yields ``(params, Fitted)`` pairs (lazily: each is fitted
+    as it is asked for). The result keeps the chosen fit's predictions and fit
+    seconds, and records ``selected`` (its params), ``grid`` (every
+    candidate's params with its ``validation_rmse``) and
+    ``selection_seconds`` (the fit seconds of all candidates).
+    """
+    X_val, y_val = dataset.validation
+    best, grid, total = None, [], 0.0
+    for params, fitted in candidates:
+        score = rmse(y_val, fitted.predict(X_val))
+        total += fitted.fit_seconds
+        grid.append({**params, "validation_rmse": score})
+        if best is None or score < best[0]:
+            best = (score, params, fitted)
+    _, params, fitted = best
+    info = dict(fitted.info, selected=params, grid=grid, selection_seconds=total)
+    info.pop("shared_fit", None)  # the chosen fit is this row's own
+    return Fitted(fitted.predict, fitted.fit_seconds, info)
+
+
 def mae(y_true, y_pred) -> float:
     return float(np.mean(np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))))
 

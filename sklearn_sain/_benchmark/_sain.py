@@ -13,12 +13,13 @@ confuse the inference) and, with ``--quick`` / ``--max-epochs``, a cap on
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import SAINEncoder, SAINRegressor
-from ._common import Fitted, Row, Timer, rmse
+from ._common import Fitted, Row, Timer, best_on_validation
 
 # The paper's section 3.3 and Table 2 setting, with the choices the paper states.
 PAPER_CONFIGURATION = dict(
@@ -163,20 +164,9 @@ TUNED_EMBED_DIMS = (16, 64, 128)
 
 def fit_tuned_embed_dim(dataset, seed, ctx, grid=TUNED_EMBED_DIMS) -> Fitted:
     """The default model whose ``embed_dim`` (from ``grid``) validates best; test is not used."""
-    X_val, y_val = dataset.validation
-    best, scores, total = None, [], 0.0
-    for embed_dim in grid:
-        fitted = fit_sain({"embed_dim": embed_dim}, dataset, seed, ctx)
-        score = rmse(y_val, fitted.predict(X_val))
-        total += fitted.fit_seconds
-        scores.append({"embed_dim": embed_dim, "validation_rmse": score})
-        if best is None or score < best[0]:
-            best = (score, embed_dim, fitted)
-    _, embed_dim, fitted = best
-    info = dict(fitted.info, selected={"embed_dim": embed_dim}, grid=scores,
-                selection_seconds=total)  # fmt: skip
-    info.pop("shared_fit", None)
-    return Fitted(fitted.predict, fitted.fit_seconds, info)
+    candidates = (({"embed_dim": embed_dim}, fit_sain({"embed_dim": embed_dim}, dataset, seed, ctx))
+                  for embed_dim in grid)  # fmt: skip
+    return best_on_validation(dataset, candidates)
 
 
 def _label_k(k) -> str:
@@ -200,7 +190,6 @@ ROWS = [
         note="embed_dim 16 / 64 / 128, chosen on validation RMSE; fit seconds of the chosen fit"),
     Row("sain-tuned-ensemble",
         f"SAIN defaults, embed_dim tuned on validation, mean of {ENSEMBLE_SIZE} seeds",
-        "sain-ensemble", lambda dataset, seed, ctx: fit_seed_ensemble(dataset, seed, ctx,
-                                                                      tune_embed_dim=True),
+        "sain-ensemble", functools.partial(fit_seed_ensemble, tune_embed_dim=True),
         note="the first member chooses embed_dim on validation; every member uses it"),
 ]  # fmt: skip

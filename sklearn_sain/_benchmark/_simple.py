@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._baselines import BiasOnlyRegressor
-from ._common import Fitted, Row, Timer
+from ._common import Fitted, Row, Timer, best_on_validation
 
 
 def _global_mean(dataset, seed, ctx):
@@ -15,19 +15,15 @@ def _global_mean(dataset, seed, ctx):
 
 
 def _bias_only(dataset, seed, ctx):
-    (X_train, y_train), (X_val, y_val) = dataset.train, dataset.validation
-    best = None
-    started_total = Timer().__enter__()
-    for reg in (1.0, 5.0, 10.0, 25.0):  # chosen on validation
-        with Timer() as t:
-            model = BiasOnlyRegressor(reg=reg).fit(X_train, y_train)
-        score = float(np.sqrt(np.mean((model.predict(X_val) - y_val) ** 2)))
-        if best is None or score < best[0]:
-            best = (score, reg, model, t.seconds)
-    started_total.__exit__()
-    _, reg, model, seconds = best
-    return Fitted(model.predict, seconds,
-                  {"selected": {"reg": reg}, "selection_seconds": started_total.seconds})
+    X_train, y_train = dataset.train
+
+    def candidates():
+        for reg in (1.0, 5.0, 10.0, 25.0):  # chosen on validation
+            with Timer() as t:
+                model = BiasOnlyRegressor(reg=reg).fit(X_train, y_train)
+            yield {"reg": reg}, Fitted(model.predict, t.seconds)
+
+    return best_on_validation(dataset, candidates())
 
 
 ROWS = [

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ._common import Fitted, Row, Timer, rmse
+from ._common import Fitted, Row, Timer, best_on_validation
 
 # Validation grid of the tuned row (the defaults are 100 factors, 20 epochs, reg 0.02).
 TUNED_GRID = {"n_factors": (50, 100), "n_epochs": (20, 40), "reg_all": (0.02, 0.05, 0.08)}
@@ -48,19 +48,14 @@ def _svd_default(dataset, seed, ctx):
 def _svd_tuned(dataset, seed, ctx):
     grid = QUICK_GRID if ctx.quick else TUNED_GRID
     trainset = _trainset(dataset)
-    X_val, y_val = dataset.validation
-    best, total, scores = None, 0.0, []
-    for values in itertools.product(*grid.values()):
-        params = dict(zip(grid, values))
-        algo, seconds = _fit(trainset, seed, **params)
-        total += seconds
-        score = rmse(y_val, _predictor(algo)(X_val))
-        scores.append({**params, "validation_rmse": score})
-        if best is None or score < best[0]:
-            best = (score, params, algo, seconds)
-    _, params, algo, seconds = best
-    return Fitted(_predictor(algo), seconds,
-                  {"selected": params, "grid": scores, "selection_seconds": total})
+
+    def candidates():
+        for values in itertools.product(*grid.values()):
+            params = dict(zip(grid, values))
+            algo, seconds = _fit(trainset, seed, **params)
+            yield params, Fitted(_predictor(algo), seconds)
+
+    return best_on_validation(dataset, candidates())
 
 
 ROWS = [
