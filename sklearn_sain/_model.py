@@ -238,6 +238,17 @@ class SAINModule(nn.Module):
         Number of links of the users' and of the items' implicit feedback,
         which :meth:`set_feedback_links` stores when ``implicit_feedback`` is
         True.
+    id_dropout : float
+        Share of the user ids and, independently, of the item ids that a
+        training batch replaces by the unknown id (DropoutNet, Volkovs et al.,
+        NeurIPS 2017), so that the path of an unseen id (alpha_CF = 0, the
+        unknown id's vector and bias) is trained rather than only met at
+        prediction.
+    content_bias : bool
+        Whether each side with features gains a bias read from its content
+        vector X̄ (a linear map to one number) next to its id bias: the part
+        of an item's (user's) bias that its features explain, which is all
+        the bias an unseen id has.
     """
 
     def __init__(
@@ -258,6 +269,8 @@ class SAINModule(nn.Module):
         implicit_feedback: bool = False,
         n_user_links: int = 0,
         n_item_links: int = 0,
+        id_dropout: float = 0.0,
+        content_bias: bool = False,
     ):
         super().__init__()
         roles = list(field_roles)
@@ -290,6 +303,9 @@ class SAINModule(nn.Module):
         self.f_item = self._projection(self.n_item_fields, feature_dim, embed_dim, dropout)
         # g of Eq. 7, shared by feedback and content vectors of both sides
         self.gate = nn.Linear(embed_dim, 1)
+        self.id_dropout = float(id_dropout)
+        self.user_content_bias = self._bias_head(content_bias and self.n_user_fields, embed_dim)
+        self.item_content_bias = self._bias_head(content_bias and self.n_item_fields, embed_dim)
         self.reset_parameters()
 
     @staticmethod
@@ -297,6 +313,10 @@ class SAINModule(nn.Module):
         if n_fields == 0:
             return None
         return nn.Sequential(nn.Linear(n_fields * feature_dim, embed_dim), nn.Dropout(dropout))
+
+    @staticmethod
+    def _bias_head(wanted, embed_dim: int):
+        return nn.Linear(embed_dim, 1, bias=False) if wanted else None
 
     def reset_parameters(self) -> None:
         for table in (self.user_cf, self.item_cf):
@@ -308,6 +328,9 @@ class SAINModule(nn.Module):
             # known) must not inject noise into cold-start predictions
             for table in (self.user_cf, self.item_cf):
                 table.weight[: UNKNOWN_ID + 1].zero_()
+        for head in (self.user_content_bias, self.item_content_bias):
+            if head is not None:
+                nn.init.zeros_(head.weight)  # training starts from the id biases alone
         if self.has_content:
             nn.init.normal_(self.features.table.weight, std=0.05)
             with torch.no_grad():
@@ -403,6 +426,8 @@ class SAINModule(nn.Module):
     def _scores(self, users, items, rows, apply_top_k: bool, with_penalty: bool = False,
                 need_weights: bool = True):  # fmt: skip
         """The three scores stacked ``(3, batch)``, alphas, attention and the L2 penalty."""
+        if self.training and self.id_dropout > 0:
+            users, items = self._drop_ids(users), self._drop_ids(items)
         user_cf = self.user_vectors(users)
         item_cf = self.item_vectors(items)
         bias = (F.embedding(users, self.user_bias.weight).view(-1)
@@ -412,6 +437,8 @@ class SAINModule(nn.Module):
         if self.has_content:
             user_content, item_content, weights, x = self._content(rows, apply_top_k,
                                                                    need_weights)
+            bias = bias + self._content_bias(self.user_content_bias, user_content)
+            bias = bias + self._content_bias(self.item_content_bias, item_content)
         user, user_bar, alpha_user = self.integrate(
             user_cf, user_content, (users > UNKNOWN_ID).to(user_cf.dtype)
         )
@@ -430,6 +457,18 @@ class SAINModule(nn.Module):
                 penalty = penalty + x.square().sum()
             penalty = penalty / max(users.shape[0], 1)
         return scores, alpha_user, alpha_item, weights, penalty
+
+    def _drop_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """``ids`` with a random ``id_dropout`` share of the known ones set to the unknown id."""
+        dropped = torch.rand(ids.shape, device=ids.device) < self.id_dropout
+        return torch.where(dropped & (ids > UNKNOWN_ID), UNKNOWN_ID, ids)
+
+    @staticmethod
+    def _content_bias(head, content):
+        """The bias a side's content vector predicts, ``(batch,)``; 0 without a head."""
+        if head is None or content is None:
+            return 0.0
+        return F.linear(content, head.weight).view(-1)
 
     def forward_rows(self, users, items, rows, return_attention: bool = False) -> SAINOutput:
         """:meth:`forward` on global feature rows (see :meth:`token_rows`) instead of local ids."""

@@ -31,6 +31,8 @@ def check_regressor_params(estimator) -> None:
                                  ("bias_init", estimator.bias_init, BIAS_INITS)):
         if not isinstance(value, str) or value not in allowed:
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    check_number(estimator.id_dropout, "id_dropout", real, min_val=0.0, max_val=1.0,
+                 include_boundaries="left")
     check_number(estimator.l2_reg, "l2_reg", real, min_val=0.0)
     check_number(estimator.learning_rate, "learning_rate", real, min_val=0.0,
                  include_boundaries="neither")
@@ -45,7 +47,8 @@ def check_regressor_params(estimator) -> None:
         check_number(estimator.implicit_max_links, "implicit_max_links", integral, min_val=1)
     if estimator.n_threads is not None:
         check_number(estimator.n_threads, "n_threads", integral, min_val=1)
-    for name in ("top_k_at_predict", "implicit_feedback", "early_stopping", "clip_predictions"):
+    for name in ("top_k_at_predict", "implicit_feedback", "content_bias", "early_stopping",
+                 "clip_predictions"):
         check_bool(getattr(estimator, name), name)
     if estimator.encoder is not None and not isinstance(estimator.encoder, SAINEncoder):
         raise TypeError(

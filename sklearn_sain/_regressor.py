@@ -218,6 +218,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         implicit_feedback=True,
         implicit_max_links=256,
         bias_init="ridge",
+        id_dropout=0.0,
+        content_bias=False,
         l2_reg=1e-4,
         learning_rate=3e-4,
         batch_size=128,
@@ -245,6 +247,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         self.implicit_feedback = implicit_feedback
         self.implicit_max_links = implicit_max_links
         self.bias_init = bias_init
+        self.id_dropout = id_dropout
+        self.content_bias = content_bias
         self.l2_reg = l2_reg
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -386,6 +390,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             norm=self.norm,
             top_k_at_predict=self.top_k_at_predict,
             implicit_feedback=bool(self.implicit_feedback),
+            id_dropout=float(self.id_dropout),
+            content_bias=bool(self.content_bias),
         )
         seed = int(rng.randint(np.iinfo(np.int32).max))
         links = self._feedback_links(train_rows, seed)

@@ -13,7 +13,8 @@ import pytest
 
 from sklearn_sain import SAINRegressor
 from sklearn_sain._benchmark import _data, _runner, _sain
-from sklearn_sain._benchmark._common import Context, Row, early_stopping_loop, rmse
+from sklearn_sain._benchmark._common import (ID_ONLY_REASON, Context, Row, early_stopping_loop,
+                                             rmse)
 from sklearn_sain._benchmark._features import FieldCoder, IntegerCoding, SparseDesign
 from sklearn_sain._benchmark._report import summarise
 from sklearn_sain._cli import main
@@ -108,6 +109,10 @@ def test_benchmark_command_end_to_end(data_dir, tmp_path, capsys):
     assert summary["sain-topk-all"]["top_k"] is None and summary["sain-topk-1"]["top_k"] == 1
 
     md = (out / "results.md").read_text()
+    assert md.startswith("# SAIN benchmark (warm protocol)")
+    assert report["options"]["protocol"] == "warm"
+    # MovieLens has test rows of sparse users: their column; Yelp's layout has none
+    assert "| Model | Test RMSE | Test MAE | Sparse-user RMSE | Valid RMSE | Fit s |" in md
     assert "| Model | Test RMSE | Test MAE | Valid RMSE | Fit s |" in md
     assert "Paper RMSE" in md and "0.8847" in md  # the paper's SAIN figure beside ours
     assert "SAIN (package defaults)" in md and "Bias only" in md
@@ -447,3 +452,282 @@ def test_select_defaults_script_prints_validation_only(data_dir, capsys):
     assert lines[2].startswith("yelp max_epochs=1 ")
     with pytest.raises(SystemExit):
         script.main(["--data-dir", str(data_dir), "--dataset", "movielens-kg"])
+
+
+# --------------------------------------------------------------------------
+# Protocols: cold start and the sparse-user slice
+
+
+def _splits(dataset):
+    return (dataset.train, dataset.validation, dataset.test)
+
+
+def _rating_triples(dataset):
+    return sorted((u, i, float(r)) for X, y in _splits(dataset)
+                  for u, i, r in zip(X["user_id"], X["item_id"], y))  # fmt: skip
+
+
+@pytest.mark.parametrize("protocol", ["new-items", "new-users"])
+def test_cold_protocol_holds_out_whole_ids_reproducibly(protocol):
+    dataset = _tiny_dataset()
+    cold = _data.cold_protocol(dataset, protocol)
+    column = _data.COLD_SIDE[protocol]
+    train, validation, test = (set(X[column]) for X, _ in _splits(cold))
+    assert not train & test and not train & validation and not validation & test
+    every = set(train | validation | test)
+    assert len(test) == round(0.1 * len(every))
+    assert len(validation) == round(0.1 / 0.9 * (len(every) - len(test)))
+    # the same ratings, each in exactly one split, with its own features
+    assert _rating_triples(cold) == _rating_triples(dataset)
+    assert len(cold.test[0].columns) == len(dataset.test[0].columns)
+    again = _data.cold_protocol(dataset, protocol)
+    for (X_a, y_a), (X_b, y_b) in zip(_splits(cold), _splits(again)):
+        pd.testing.assert_frame_equal(X_a, X_b)
+        np.testing.assert_array_equal(y_a, y_b)
+    assert set(_data.cold_protocol(dataset, protocol, seed=2).test[0][column]) != test
+    # the description says which protocol and that every test row is cold
+    described = cold.describe()
+    side = "item" if column == "item_id" else "user"
+    assert described["protocol"] == protocol == cold.protocol and dataset.protocol == "warm"
+    assert described[f"test_rows_unseen_{side}"] == described["n_test"] == len(cold.test[1])
+    assert described["test_rows_sparse_user"] is None and described["paper_column"] is None
+
+
+def test_cold_protocol_warm_is_the_dataset_and_unknown_names_fail():
+    dataset = _tiny_dataset()
+    assert _data.cold_protocol(dataset, "warm") is dataset
+    with pytest.raises(ValueError, match="Unknown protocol"):
+        _data.cold_protocol(dataset, "new-things")
+    assert _data.seen_sides("warm") == ["user_id", "item_id"]
+    assert _data.seen_sides("new-items") == ["user_id"]
+    assert _data.seen_sides("new-users") == ["item_id"]
+
+
+def test_only_id_only_rows_are_not_applicable_to_cold_protocols(capsys):
+    assert {r.key for r in _runner.ROWS if not r.cold} == {"svd", "svd-tuned", "myfm-ids", "ncf"}
+    (ncf,) = [r for r in _runner.ROWS if r.key == "ncf"]
+    assert ncf.not_applicable("warm") is None
+    assert ncf.not_applicable("new-items") == ID_ONLY_REASON
+    (sain,) = [r for r in _runner.ROWS if r.key == "sain-default"]
+    assert sain.not_applicable("new-users") is None
+    assert main(["benchmark", "--list"]) == 0
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "warm only" in listed["ncf"] and "warm only" not in listed["myfm-side"]
+
+
+def test_benchmark_new_items_protocol_end_to_end(data_dir, tmp_path):
+    out = tmp_path / "out"
+    cold_rows = ["global-mean", "bias", "known-side-mean", "linear-content", "sain-default"]
+    id_only = ["svd", "myfm-ids", "ncf"]  # listed whether or not their package is installed
+    code = main(["benchmark", "--data-dir", str(data_dir), "--out", str(out), "--quick",
+                 "--seeds", "0", "--datasets", "movielens", "yelp", "--no-plots",
+                 "--protocol", "new-items", "--models", *cold_rows, *id_only])  # fmt: skip
+    assert code == 0
+    report = json.loads((out / "results.json").read_text())
+    assert report["options"]["protocol"] == "new-items" and report["errors"] == []
+    assert "new-items" in report["protocol"]
+    for described in report["datasets"].values():
+        assert described["protocol"] == "new-items" and described["n_test"] > 0
+        assert described["test_rows_unseen_item"] == described["n_test"]
+    results = pd.DataFrame(report["results"])
+    assert results.groupby("dataset")["row"].agg(set).to_dict() == {
+        "movielens": set(cold_rows), "yelp": set(cold_rows)}
+    assert np.isfinite(results[["validation_rmse", "test_rmse", "test_mae"]]).all().all()
+    assert results["test_rmse_sparse_users"].isna().all()  # a warm-only slice
+    assert (results["protocol"] == "new-items").all()
+    skipped = {(s["dataset"], s["row"]): s for s in report["skipped"]}
+    assert set(skipped) == {(d, r) for d in ("movielens", "yelp") for r in id_only}
+    assert all(s["reason"] == ID_ONLY_REASON and s["not_applicable"] == "new-items"
+               for s in skipped.values())  # fmt: skip
+
+    md = (out / "results.md").read_text()
+    assert md.startswith("# SAIN benchmark (new-items protocol)")
+    assert f"- not applicable `ncf` (new-items protocol): {ID_ONLY_REASON}" in md
+    assert "Linear content model" in md and "Known-side mean" in md
+    # no warm-split figures beside cold results: no paper column, no sparse-user column
+    tables = md.split("## The paper's Table 2")[0]
+    assert "Paper RMSE" not in tables and "Sparse-user RMSE" not in tables
+
+
+def test_cold_split_comes_before_the_quick_subsample(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(_runner, "QUICK_TRAIN_ROWS", 50)
+    monkeypatch.setattr(_runner, "QUICK_EVAL_ROWS", 10)
+    report = _runner.run_benchmark(data_dir, tmp_path / "out", datasets=["movielens"],
+                                   models=["global-mean"], quick=True, plots=False,
+                                   protocol="new-users", log=lambda *a: None)  # fmt: skip
+    described = report["datasets"]["movielens"]
+    # the whole data was re-split, then cut: full-size quick splits, every test user new
+    assert (described["n_train"], described["n_validation"], described["n_test"]) == (50, 10, 10)
+    assert described["test_rows_unseen_user"] == 10
+
+
+def test_merge_refuses_runs_of_different_protocols(data_dir, tmp_path):
+    files = []
+    for protocol in ["warm", "new-users", "new-users"]:
+        out = tmp_path / f"{protocol}-{len(files)}"
+        main(["benchmark", "--data-dir", str(data_dir), "--out", str(out), "--quick", "--seeds",
+              "0", "--datasets", "movielens", "--no-plots", "--models", "global-mean",
+              "--protocol", protocol])  # fmt: skip
+        files.append(str(out / "results.json"))
+    with pytest.raises(ValueError, match="different protocols"):
+        main(["benchmark", "--merge", *files, "--out", str(tmp_path / "all"), "--no-plots"])
+    assert not (tmp_path / "all" / "results.json").exists()
+    assert main(["benchmark", "--merge", *files[1:], "--out", str(tmp_path / "cold"),
+                 "--no-plots"]) == 0  # fmt: skip
+    merged = json.loads((tmp_path / "cold" / "results.json").read_text())
+    assert merged["options"]["protocol"] == "new-users"
+    assert (tmp_path / "cold" / "results.md").read_text().startswith(
+        "# SAIN benchmark (new-users protocol)")
+
+
+def test_sparse_user_rmse_of_the_warm_protocol(data_dir, tmp_path):
+    report = _runner.run_benchmark(data_dir, tmp_path / "out", datasets=["movielens", "yelp"],
+                                   models=["global-mean"], quick=True, plots=False,
+                                   log=lambda *a: None)  # fmt: skip
+    (dataset,) = _data.find_datasets(data_dir, ["movielens"])[0]
+    (X_train, y_train), (X_test, y_test) = dataset.train, dataset.test
+    counts = X_train.groupby("user_id").size()
+    sparse = np.array([counts.get(u, 0) <= 5 for u in X_test["user_id"]])
+    assert 0 < sparse.sum() < len(sparse)
+    described = report["datasets"]["movielens"]
+    assert described["test_rows_sparse_user"] == sparse.sum()
+    (record,) = [r for r in report["results"] if r["dataset"] == "movielens"]
+    expected = rmse(y_test[sparse], np.full(sparse.sum(), np.mean(y_train)))
+    assert record["test_rmse_sparse_users"] == pytest.approx(expected)
+    assert record["test_rmse_sparse_users"] != pytest.approx(record["test_rmse"])
+    # the synthetic Yelp test split has no sparse user: no figure, no column
+    (yelp,) = [r for r in report["results"] if r["dataset"] == "yelp"]
+    assert report["datasets"]["yelp"]["test_rows_sparse_user"] == 0
+    assert yelp["test_rmse_sparse_users"] is None
+    entry = report["summary"]["movielens"]["global-mean"]
+    assert entry["test_rmse_sparse_users"]["mean"] == pytest.approx(expected)
+    assert "test_rmse_sparse_users" not in report["summary"]["yelp"]["global-mean"]
+    md = (tmp_path / "out" / "results.md").read_text()
+    movielens_part, yelp_part = md.split("## MovieLens")[1].split("## Yelp")
+    assert "Sparse-user RMSE" in movielens_part and f"over the {sparse.sum()} test rows" in md
+    assert f"| {expected:.4f} |" in movielens_part
+    assert "Sparse-user RMSE" not in yelp_part
+    assert "Sparse-user RMSE" in (tmp_path / "out" / "results.rst").read_text()
+
+
+# The new reference rows
+
+
+def _content_dataset(n_users=60, n_items=80, n=2400, seed=0):
+    """Ratings = user bias + an effect of the item's genre and tags + noise."""
+    rng = np.random.RandomState(seed)
+    genre = rng.choice(["a", "b", "c"], n_items)
+    tags = [list(rng.choice(["x", "y", "z"], rng.randint(0, 3), replace=False))
+            for _ in range(n_items)]  # fmt: skip
+    age = rng.randint(0, 3, n_users)
+    user_bias = rng.normal(0, 0.5, n_users)
+    users, items = rng.randint(0, n_users, n), rng.randint(0, n_items, n)
+    effect = np.array([{"a": 1.0, "b": -1.0, "c": 0.0}[genre[i]] + 0.5 * ("x" in tags[i])
+                       for i in items])  # fmt: skip
+    y = 3.0 + user_bias[users] + effect + 0.3 * rng.randn(n)
+    tag_cells = np.empty(n, dtype=object)
+    tag_cells[:] = [tags[i] for i in items]
+    X = pd.DataFrame({"user_id": users, "item_id": items, "age": age[users],
+                      "genre": genre[items], "tags": tag_cells})  # fmt: skip
+    a, b = int(0.8 * n), int(0.9 * n)
+    split = lambda lo, hi: (X.iloc[lo:hi].reset_index(drop=True), y[lo:hi])  # noqa: E731
+    return _data.Dataset("content", "content", split(0, a), split(a, b), split(b, n),
+                         ["age"], ["genre", "tags"])
+
+
+def _run_row(key, dataset, **context):
+    (row,) = [r for r in _runner.ROWS if r.key == key]
+    return row.run(dataset, 0, Context(quick=True, device="cpu", **context))
+
+
+def _renamed(X, column, offset=10_000):
+    """``X`` whose ids in ``column`` are replaced by other ids unseen in training."""
+    return X.assign(**{column: X[column] + offset})
+
+
+def test_linear_content_predicts_new_items_from_their_features():
+    cold = _data.cold_protocol(_content_dataset(), "new-items")
+    X_test, y_test = cold.test
+    linear = _run_row("linear-content", cold)
+    known = _run_row("known-side-mean", cold)
+    predicted = linear.predict(X_test)
+    assert np.isfinite(predicted).all()
+    assert rmse(y_test, predicted) < rmse(y_test, known.predict(X_test)) - 0.3
+    assert linear.info["selected"]["alpha"] in (1.0, 10.0, 100.0, 1000.0)
+    assert [g["alpha"] for g in linear.info["grid"]] == [1.0, 10.0, 100.0, 1000.0]
+    # the unseen item id itself plays no part; its features do
+    np.testing.assert_allclose(linear.predict(_renamed(X_test, "item_id")), predicted)
+    flipped = X_test.assign(genre=X_test["genre"].map({"a": "b", "b": "a", "c": "c"}))
+    assert not np.allclose(linear.predict(flipped), predicted)
+
+
+def test_linear_content_uses_both_biases_in_warm():
+    dataset = _content_dataset()
+    X_test = dataset.test[0]
+    linear = _run_row("linear-content", dataset)
+    assert linear.info["biases"] == ["user_id", "item_id"]
+    predicted = linear.predict(X_test)
+    assert np.isfinite(predicted).all()
+    assert not np.allclose(linear.predict(_renamed(X_test, "item_id")), predicted)
+    assert not np.allclose(linear.predict(_renamed(X_test, "user_id")), predicted)
+
+
+@pytest.mark.parametrize("protocol, column", [("warm", "user_id"), ("new-items", "user_id"),
+                                              ("new-users", "item_id")])  # fmt: skip
+def test_known_side_mean(protocol, column):
+    dataset = _data.cold_protocol(_content_dataset(), protocol)
+    (X_train, y_train), X_test = dataset.train, dataset.test[0]
+    fitted = _run_row("known-side-mean", dataset)
+    assert fitted.info["side"] == column
+    predicted = fitted.predict(X_test)
+    expected = [np.mean(y_train[X_train[column].to_numpy() == v]) for v in X_test[column]]
+    np.testing.assert_allclose(predicted, expected)
+    # both ids unseen: the global mean
+    unknown = _renamed(_renamed(X_test, "user_id"), "item_id")
+    np.testing.assert_allclose(fitted.predict(unknown), np.mean(y_train))
+
+
+def test_bias_and_global_mean_answer_for_new_users():
+    cold = _data.cold_protocol(_content_dataset(), "new-users")
+    for key in ["global-mean", "bias", "linear-content"]:
+        predicted = _run_row(key, cold).predict(cold.test[0])
+        assert np.isfinite(predicted).all(), key
+
+
+def _check_unseen_ids(key, n=600):
+    """``key`` fitted on the new-items split: finite test predictions, blind to the new id."""
+    cold = _data.cold_protocol(_tiny_dataset(n), "new-items")
+    X_test = cold.test[0]
+    fitted = _run_row(key, cold)
+    predicted = fitted.predict(X_test)
+    assert predicted.shape == (len(X_test),) and np.isfinite(predicted).all()
+    # an unseen id is "no id" (an empty one-hot block, the unknown code): which one is moot
+    renamed = X_test.assign(item_id=X_test["item_id"].astype(str) + "-new")
+    np.testing.assert_allclose(fitted.predict(renamed), predicted, rtol=1e-5, atol=1e-6)
+    return fitted
+
+
+@pytest.mark.parametrize("key, param, value", [("sain-default", None, None),
+                                               ("sain-no-id-dropout", "id_dropout", 0.0),
+                                               ("sain-no-content-bias", "content_bias", False)])
+def test_sain_rows_answer_for_unseen_items(key, param, value):
+    fitted = _check_unseen_ids(key)
+    if param is not None:  # the ablation reaches the estimator, whatever the defaults
+        assert fitted.info["all_params"][param] == value
+
+
+@pytest.mark.parametrize("key", ["myfm-side", "myfm-side-implicit"])
+def test_myfm_side_rows_answer_for_unseen_items(key):
+    from sklearn_sain._benchmark._myfm import import_myfm
+
+    try:
+        import_myfm()
+    except ImportError:
+        pytest.skip("myfm is not installed")
+    _check_unseen_ids(key)
+
+
+@pytest.mark.parametrize("key", ["nfm", "autoint"])
+def test_deepctr_rows_answer_for_unseen_items(key):
+    pytest.importorskip("deepctr_torch")
+    _check_unseen_ids(key, n=400)

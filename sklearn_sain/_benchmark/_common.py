@@ -21,9 +21,19 @@ class Fitted:
     info: dict = field(default_factory=dict)
 
 
+# Why a row with ``cold=False`` is not run under a cold protocol.
+ID_ONLY_REASON = "id-only model: an unseen id has no learned vector"
+
+
 @dataclass
 class Row:
-    """One line of the results table."""
+    """One line of the results table.
+
+    ``cold=False`` marks a row that sees nothing but the user and item ids:
+    for an id unseen in training it can only fall back on the other side's
+    bias or the global mean, so a cold protocol lists it as not applicable
+    instead of running it.
+    """
 
     key: str
     label: str
@@ -33,9 +43,14 @@ class Row:
     paper: str | None = None  # model name in the paper's Table 2
     datasets: tuple | None = None  # None: every dataset
     note: str = ""
+    cold: bool = True  # False: id-only, not run under the new-items / new-users protocols
 
     def missing_packages(self) -> list:
         return [name for name in self.requires if importlib.util.find_spec(name) is None]
+
+    def not_applicable(self, protocol: str) -> str | None:
+        """Why the row cannot be evaluated under ``protocol`` (None when it can)."""
+        return None if protocol == "warm" or self.cold else ID_ONLY_REASON
 
 
 @dataclass

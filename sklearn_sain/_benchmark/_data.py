@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..datasets import _find_data_folder, load_sain_movielens, load_yelp
-from ._options import DATASET_NAMES
+from ._options import DATASET_NAMES, PROTOCOLS
 
 _ML_USER = ["age", "gender", "occupation"]
 _ML_ITEM = ["year", "genres", "actor", "director"]
@@ -38,11 +38,17 @@ class Dataset:
     def features(self) -> list:
         return list(self.user_features) + list(self.item_features)
 
+    @property
+    def protocol(self) -> str:
+        """``warm`` for the datasets' own splits, else the cold protocol that re-split it."""
+        return self.extra.get("protocol", "warm")
+
     def describe(self) -> dict:
         (X_train, y_train), (X_val, _), (X_test, _) = self.train, self.validation, self.test
         seen_users, seen_items = set(X_train["user_id"]), set(X_train["item_id"])
         every = lambda column: pd.concat([X[column] for X in (X_train, X_val, X_test)])  # noqa: E731
         multi = [c for c in self.features if _is_multi(X_train[c])]
+        sparse = sparse_user_rows(self)
         return {
             "title": self.title,
             "source": self.source,
@@ -54,6 +60,9 @@ class Dataset:
             "n_items": int(every("item_id").nunique()),
             "test_rows_unseen_user": int((~X_test["user_id"].isin(seen_users)).sum()),
             "test_rows_unseen_item": int((~X_test["item_id"].isin(seen_items)).sum()),
+            "protocol": self.protocol,
+            "sparse_user_max_ratings": SPARSE_USER_MAX_RATINGS,
+            "test_rows_sparse_user": None if sparse is None else int(sparse.sum()),
             "user_features": list(self.user_features),
             "item_features": list(self.item_features),
             "multi_valued": multi,
@@ -167,3 +176,84 @@ def subsample(dataset: Dataset, n_train: int, n_eval: int) -> Dataset:
         test=head(dataset.test, n_eval),
         quick=True,
     )
+
+
+# ------------------------------------------------------------------ protocols
+# PROTOCOLS (the names) come from _options, which the command line imports cheaply.
+# The side whose ids a cold protocol holds out, and the column that names them
+COLD_SIDE = {"new-items": "item_id", "new-users": "user_id"}
+COLD_SHARE = 0.1  # of the ids held out for test, then of the rest for validation
+COLD_SPLIT_SEED = 1
+
+
+def hold_out_ids(split: tuple, column: str, share: float, rng) -> tuple[tuple, tuple]:
+    """``split`` without, then with, a random ``share`` of the ids of ``column`` and all their rows."""
+    X, y = split
+    ids = np.unique(X[column].to_numpy())
+    n_held = min(max(1, int(round(share * len(ids)))), len(ids) - 1)
+    held = rng.choice(ids, n_held, replace=False)
+    mask = X[column].isin(held).to_numpy()
+    y = np.asarray(y)
+    keep = lambda m: (X[m].reset_index(drop=True), y[m])  # noqa: E731
+    return keep(~mask), keep(mask)
+
+
+def cold_protocol(dataset: Dataset, protocol: str, seed: int = COLD_SPLIT_SEED) -> Dataset:
+    """``dataset`` re-split so that its test rows belong to ids never seen in training.
+
+    All rows of the three splits are pooled; a tenth of the item (or user) ids
+    is drawn with ``numpy.random.RandomState(seed)`` and their rows become the
+    test split; from the rest, a ninth of the ids and their rows become the
+    validation split, built the same way so that every choice (epochs, grids)
+    is made on ids that are new too. Training keeps the remaining rows.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"Unknown protocol {protocol!r}; choose from {list(PROTOCOLS)}.")
+    if protocol == "warm":
+        return dataset
+    column = COLD_SIDE[protocol]
+    X = pd.concat([s[0] for s in (dataset.train, dataset.validation, dataset.test)],
+                  ignore_index=True)  # fmt: skip
+    y = np.concatenate([np.asarray(s[1]) for s in (dataset.train, dataset.validation,
+                                                   dataset.test)])  # fmt: skip
+    rng = np.random.RandomState(seed)
+    rest, test = hold_out_ids((X, y), column, COLD_SHARE, rng)
+    train, validation = hold_out_ids(rest, column, COLD_SHARE / (1 - COLD_SHARE), rng)
+    side = "items" if column == "item_id" else "users"
+    return replace(
+        dataset, train=train, validation=validation, test=test,
+        title=f"{dataset.title}; {protocol}",
+        paper_column=None,  # the paper's Table 2 is a warm split: not comparable
+        note=f"Protocol {protocol}: a tenth of the {side} (RandomState({seed})) held out with "
+             f"all their ratings as test; a ninth of the remaining {side} likewise as "
+             "validation; the rest is training.",
+        extra=dict(dataset.extra, protocol=protocol),
+    )  # fmt: skip
+
+
+def seen_sides(protocol: str) -> list:
+    """The id columns that test rows share with training, the user's first.
+
+    Both in ``warm``; the user alone in ``new-items``; the item alone in
+    ``new-users``: the ids whose training ratings can inform a test prediction.
+    """
+    return [c for c in ("user_id", "item_id") if c != COLD_SIDE.get(protocol)]
+
+
+# ----------------------------------------------------------- sparse-user slice
+SPARSE_USER_MAX_RATINGS = 5
+
+
+def sparse_user_rows(dataset: Dataset) -> np.ndarray | None:
+    """Mask of the test rows whose user has at most 5 ratings in the training split.
+
+    Users unseen in training (0 ratings) count as sparse. Only the warm
+    protocol has the slice (None otherwise): under ``new-users`` every test
+    user is unseen, so the slice would be the whole test split, and under
+    ``new-items`` it would mix two kinds of cold start.
+    """
+    if dataset.protocol != "warm":
+        return None
+    counts = dataset.train[0]["user_id"].value_counts()
+    seen = dataset.test[0]["user_id"].map(counts).fillna(0).to_numpy()
+    return seen <= SPARSE_USER_MAX_RATINGS

@@ -124,7 +124,7 @@ def _bfm_implicit(dataset, seed, ctx):
 
 ROWS = [
     Row("myfm-ids", "Bayesian FM (myFM MCMC), ids only", "myfm",
-        _bfm(lambda d: ["user_id", "item_id"]), requires=("myfm",),
+        _bfm(lambda d: ["user_id", "item_id"]), requires=("myfm",), cold=False,
         note=f"rank {RANK}, {N_ITER} Gibbs iterations, last half kept"),
     Row("myfm-side", "Bayesian FM (myFM MCMC), ids + side features", "myfm",
         _bfm(lambda d: ["user_id", "item_id", *d.features]), requires=("myfm",), paper="LibFM",

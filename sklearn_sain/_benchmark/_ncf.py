@@ -100,7 +100,7 @@ def _ncf(dataset, seed, ctx):
 
 
 ROWS = [
-    Row("ncf", "NCF (NeuMF, ids only)", "ncf", _ncf, requires=("torch",), paper="NCF",
+    Row("ncf", "NCF (NeuMF, ids only)", "ncf", _ncf, requires=("torch",), paper="NCF", cold=False,
         note=f"GMF {GMF_DIM} + MLP {MLP_LAYERS}, batch {BATCH_SIZE}, Adam {LEARNING_RATE}, "
              f"weight decay {WEIGHT_DECAY}, squared error, best epoch on validation"),
 ]

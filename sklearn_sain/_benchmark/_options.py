@@ -7,6 +7,14 @@ import argparse
 DATASET_NAMES = ("movielens", "yelp", "movielens-kg")
 QUICK_TRAIN_ROWS = 4000
 QUICK_EVAL_ROWS = 1000
+# Evaluation protocols (--protocol): which ids the test rows may share with training.
+# The cold ones re-split every dataset (see _data.cold_protocol for the rule).
+PROTOCOL_DESCRIPTIONS = {
+    "warm": "the datasets' own splits, so nearly every test user and item is seen in training",
+    "new-items": "every test and validation item is unseen in training (item cold start)",
+    "new-users": "every test and validation user is unseen in training (user cold start)",
+}
+PROTOCOLS = tuple(PROTOCOL_DESCRIPTIONS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -23,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help=f"smoke run: first {QUICK_TRAIN_ROWS} training and "
                              f"{QUICK_EVAL_ROWS} validation/test rows, at most 2 epochs, "
                              "short MCMC chains and grids")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="warm",
+                        help="warm: the datasets' own splits; new-items / new-users: a tenth "
+                             "of the items / users held out with all their ratings as test "
+                             "(a ninth of the rest as validation); rows that use ids only "
+                             "are listed as not applicable")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="cap on the epochs of every epoch-based model")
     parser.add_argument("--device", default="cpu",

@@ -32,6 +32,9 @@ def summarise(report: dict) -> dict:
             entry = {"label": meta[key]["label"], "family": meta[key]["family"],
                      "paper": meta[key]["paper"], "seeds": [r["seed"] for r in records]}
             entry.update({m: _stats([r[m] for r in records]) for m in _METRICS})
+            sparse = [r.get("test_rmse_sparse_users") for r in records]
+            if all(v is not None for v in sparse):  # warm runs with sparse users only
+                entry["test_rmse_sparse_users"] = _stats(sparse)
             epochs = [(r["info"].get("best_epoch"), r["info"].get("epochs_run")) for r in records]
             if all(b is not None and n is not None for b, n in epochs):
                 entry["best_epoch"] = [b for b, _ in epochs]
@@ -70,6 +73,37 @@ def _top_k_rows(rows: dict) -> list:
     return sorted(sweep, key=lambda item: (item[1].get("top_k") is None, item[1].get("top_k") or 0))
 
 
+def _shows_sparse_users(described) -> bool:
+    """Whether the table has the sparse-user column: warm runs with such test rows."""
+    return (described.get("protocol", "warm") == "warm"
+            and bool(described.get("test_rows_sparse_user")))  # fmt: skip
+
+
+def _table_header(described) -> list:
+    """Columns of the main results table of one dataset (markdown and reST)."""
+    header = ["Model", "Test RMSE", "Test MAE"]
+    if _shows_sparse_users(described):
+        header.append("Sparse-user RMSE")
+    header += ["Valid RMSE", "Fit s", "Best/run epochs"]
+    if PAPER_TABLE2.get(described.get("paper_column") or ""):
+        header += ["Paper RMSE", "Paper MAE"]
+    return header
+
+
+def _table_cells(entry, described) -> list:
+    """The cells of one row after its label, in the order of :func:`_table_header`."""
+    cells = [_fmt(entry["test_rmse"]), _fmt(entry["test_mae"])]
+    if _shows_sparse_users(described):
+        sparse = entry.get("test_rmse_sparse_users")
+        cells.append(_fmt(sparse) if sparse else "")
+    cells += [_fmt(entry["validation_rmse"]), _seconds(entry["fit_seconds"]), _epochs(entry)]
+    paper = PAPER_TABLE2.get(described.get("paper_column") or "")
+    if paper:
+        published = paper.get(entry["paper"]) if entry["paper"] else None
+        cells += [f"{published[0]:.4f}", f"{published[1]:.4f}"] if published else ["", ""]
+    return cells
+
+
 def _dataset_markdown(name, described, rows, report, plots) -> list:
     lines = [f"## {described['title']}", ""]
     lines.append(
@@ -81,6 +115,10 @@ def _dataset_markdown(name, described, rows, report, plots) -> list:
         f"{', '.join(described['item_features']) or 'none'} (multi-valued: "
         f"{', '.join(described['multi_valued']) or 'none'})."
     )
+    if _shows_sparse_users(described):
+        lines[-1] += (f" Sparse-user RMSE: over the {described['test_rows_sparse_user']} test "
+                      f"rows whose user has at most {described['sparse_user_max_ratings']} "
+                      "ratings in training (unseen users included).")
     if described.get("quick_subsample"):
         lines.append("")
         lines.append("**Quick run: subsampled data and shortened training; not a result.**")
@@ -88,25 +126,16 @@ def _dataset_markdown(name, described, rows, report, plots) -> list:
         lines += ["", described["note"]]
     lines.append("")
     paper = PAPER_TABLE2.get(described.get("paper_column") or "")
-    header = "| Model | Test RMSE | Test MAE | Valid RMSE | Fit s | Best/run epochs |"
-    rule = "| --- | --- | --- | --- | --- | --- |"
-    if paper:
-        header += " Paper RMSE | Paper MAE |"
-        rule += " --- | --- |"
-    lines += [header, rule]
+    header = _table_header(described)
+    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     main_rows = [(k, e) for k, e in rows.items() if e["family"] != "sain-topk"]
     best = min((e["test_rmse"]["mean"] for _, e in main_rows), default=None)
     for key, entry in main_rows:
-        rmse_text = _fmt(entry["test_rmse"])
+        cells = _table_cells(entry, described)
         if best is not None and entry["test_rmse"]["mean"] == best:
-            rmse_text = f"**{rmse_text}**"
+            cells[0] = f"**{cells[0]}**"
         label = entry["label"] + (" ¹" if entry.get("shared_fit") else "")
-        cells = [label, rmse_text, _fmt(entry["test_mae"]), _fmt(entry["validation_rmse"]),
-                 _seconds(entry["fit_seconds"]), _epochs(entry)]
-        if paper:
-            published = paper.get(entry["paper"]) if entry["paper"] else None
-            cells += [f"{published[0]:.4f}", f"{published[1]:.4f}"] if published else ["", ""]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join([label, *cells]) + " |")
     if any(e.get("shared_fit") for _, e in main_rows):
         lines += ["", "¹ Same effective parameters as an earlier row (an override equal to the "
                       "current default): the fit is shared, not repeated."]
@@ -116,7 +145,10 @@ def _dataset_markdown(name, described, rows, report, plots) -> list:
     errors = [e for e in report["errors"] if e["dataset"] == name]
     if skipped or errors:
         lines.append("")
-        lines += [f"- skipped `{s['row']}`: {s['reason']}" for s in skipped]
+        lines += [f"- not applicable `{s['row']}` ({s['not_applicable']} protocol): {s['reason']}"
+                  for s in skipped if s.get("not_applicable")]
+        lines += [f"- skipped `{s['row']}`: {s['reason']}"
+                  for s in skipped if not s.get("not_applicable")]
         lines += [f"- failed `{e['row']}` (seed {e['seed']}): {e['error']}" for e in errors]
     sweep = _top_k_rows(rows)
     if sweep:
@@ -140,7 +172,7 @@ def _dataset_markdown(name, described, rows, report, plots) -> list:
 
 def markdown(report: dict, plots=()) -> str:
     options, machine = report["options"], report["machine"]
-    lines = ["# SAIN benchmark", ""]
+    lines = [f"# SAIN benchmark ({options.get('protocol', 'warm')} protocol)", ""]
     lines.append(f"Run {report['created']}; seeds {', '.join(map(str, options['seeds']))}; "
                  f"{report.get('elapsed_seconds', 0) / 60:.0f} minutes in all.")
     if report.get("merged_from"):
@@ -204,25 +236,15 @@ def rst_tables(report: dict) -> str:
     lines = []
     for name, described in report["datasets"].items():
         rows = report["summary"].get(name, {})
-        paper = PAPER_TABLE2.get(described.get("paper_column") or "")
         title = described["title"]
         lines += [title, "~" * len(title), ""]
-        header = ["Model", "Test RMSE", "Test MAE", "Valid RMSE", "Fit s", "Best/run epochs"]
-        if paper:
-            header += ["Paper RMSE", "Paper MAE"]
         body = []
         for _, e in rows.items():
             if e["family"] == "sain-topk":
                 continue
             label = e["label"].replace("*", "\\*") + (" (shared fit)" if e.get("shared_fit") else "")
-            cells = [label,
-                     _fmt(e["test_rmse"]), _fmt(e["test_mae"]), _fmt(e["validation_rmse"]),
-                     _seconds(e["fit_seconds"]), _epochs(e)]  # fmt: skip
-            if paper:
-                published = paper.get(e["paper"]) if e["paper"] else None
-                cells += [f"{published[0]:.4f}", f"{published[1]:.4f}"] if published else ["", ""]
-            body.append(cells)
-        lines += _rst_table(header, body)
+            body.append([label, *_table_cells(e, described)])
+        lines += _rst_table(_table_header(described), body)
         sweep = _top_k_rows(rows)
         if sweep:
             n_tokens = sweep[0][1].get("n_tokens")

@@ -4,6 +4,20 @@ Protocol: each model is fitted on the training split; every choice (epochs,
 grids) is made on the validation split; the final model predicts the test
 split exactly once. Predictions of every model are clipped to the range of
 the training ratings (a no-op for models that already clip).
+
+Splits (``--protocol``): ``warm`` (the default) keeps each dataset's own
+split, where nearly every test user and item has training ratings; the test
+RMSE over the test rows whose user has at most 5 training ratings (sparse
+users, unseen ones included) is reported beside it. ``new-items`` and
+``new-users`` measure cold start: right after loading, before any ``--quick``
+subsample, all rows of the three splits are pooled, a tenth of the item (or
+user) ids is drawn with ``numpy.random.RandomState(1)`` and all their rows
+become the test split, then a ninth of the remaining ids and their rows the
+validation split (so that early stopping and grids also choose on new ids);
+training keeps the rest (:func:`._data.cold_protocol`). Rows that see only
+the ids (``Row.cold=False``) cannot say anything about an unseen id beyond a
+bias and are listed as not applicable there, not run; the sparse-user slice
+is warm only. Runs of different protocols cannot be merged.
 """
 
 from __future__ import annotations
@@ -22,9 +36,9 @@ import numpy as np
 
 from . import _deepctr, _myfm, _ncf, _sain, _simple, _surprise
 from ._common import Context, mae, rmse
-from ._data import find_datasets, subsample
+from ._data import cold_protocol, find_datasets, sparse_user_rows, subsample
 from ._machine import describe_machine, machine_info
-from ._options import QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS, add_arguments
+from ._options import PROTOCOL_DESCRIPTIONS, QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS, add_arguments
 from ._report import summarise, write_outputs
 
 # Table order: references, SAIN rows, peers, then the top-K sweep.
@@ -48,13 +62,36 @@ def select_rows(patterns=None) -> list:
 
 def _row_meta(row) -> dict:
     return {"key": row.key, "label": row.label, "family": row.family, "paper": row.paper,
-            "note": row.note, "requires": list(row.requires)}  # fmt: skip
+            "note": row.note, "requires": list(row.requires), "cold": row.cold}  # fmt: skip
+
+
+def _evaluation_text(protocol: str) -> str:
+    """The report's statement of the protocol: this module's second paragraph, then the split."""
+    general = __doc__.split("\n\n")[1].strip().replace("\n", " ")
+    return f"{general} Split protocol {protocol}: {PROTOCOL_DESCRIPTIONS[protocol]}."
+
+
+def _skip_record(dataset, row, protocol) -> dict | None:
+    """Why ``row`` is not run on ``dataset``: not applicable to the protocol, or not installed."""
+    unfit = row.not_applicable(protocol)
+    if unfit:
+        return {"dataset": dataset.name, "row": row.key, "reason": unfit,
+                "not_applicable": protocol}  # fmt: skip
+    absent = row.missing_packages()
+    if absent:
+        reason = f"not installed: {', '.join(absent)} (pip install sklearn-sain[bench])"
+        return {"dataset": dataset.name, "row": row.key, "reason": reason}
+    return None
 
 
 def run_benchmark(data_dir, out, *, seeds=(0,), datasets=None, models=None, quick=False,
                   max_epochs=None, device="cpu", threads=1, yelp_split_seed=0, verbose=0,
-                  plots=True, log=print, argv=None) -> dict:  # fmt: skip
-    """Run the benchmark and write ``results.json``, ``results.md`` and PNG plots to ``out``."""
+                  plots=True, log=print, argv=None, protocol="warm") -> dict:  # fmt: skip
+    """Run the benchmark and write ``results.json``, ``results.md`` and PNG plots to ``out``.
+
+    ``protocol`` is ``warm`` (the datasets' own splits), ``new-items`` or
+    ``new-users`` (see the module docstring).
+    """
     import torch
 
     previous_threads = torch.get_num_threads()
@@ -66,13 +103,13 @@ def run_benchmark(data_dir, out, *, seeds=(0,), datasets=None, models=None, quic
         return _run(data_dir, out, seeds=seeds, datasets=datasets, models=models, quick=quick,
                     max_epochs=max_epochs, device=device, threads=threads,
                     yelp_split_seed=yelp_split_seed, verbose=verbose, plots=plots, log=log,
-                    argv=argv)  # fmt: skip
+                    argv=argv, protocol=protocol)  # fmt: skip
     finally:
         torch.set_num_threads(previous_threads)
 
 
 def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, threads,
-         yelp_split_seed, verbose, plots, log, argv) -> dict:  # fmt: skip
+         yelp_split_seed, verbose, plots, log, argv, protocol) -> dict:  # fmt: skip
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = select_rows(models)
@@ -81,6 +118,7 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
     found, missing = find_datasets(data_dir, datasets, yelp_split_seed=yelp_split_seed)
     if not found:
         raise FileNotFoundError(f"No dataset found under {data_dir}: {missing}")
+    found = [cold_protocol(d, protocol) for d in found]  # the warm protocol keeps them
     if quick:
         found = [subsample(d, QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS) for d in found]
     ctx = Context(quick=quick, device=device, max_epochs=max_epochs, verbose=verbose, log=log)
@@ -89,8 +127,9 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
         "command": argv if argv is not None else sys.argv,
         "options": {"data_dir": str(data_dir), "seeds": list(seeds), "quick": quick,
                     "max_epochs": max_epochs, "device": device, "threads": threads,
-                    "yelp_split_seed": yelp_split_seed, "models": models, "datasets": datasets},
-        "protocol": __doc__.split("\n\n", 1)[1].strip().replace("\n", " "),
+                    "yelp_split_seed": yelp_split_seed, "models": models, "datasets": datasets,
+                    "protocol": protocol},
+        "protocol": _evaluation_text(protocol),
         "machine": machine,
         "datasets": {d.name: d.describe() for d in found},
         "missing_datasets": missing,
@@ -102,17 +141,18 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
         (X_train, y_train), (X_val, y_val), (X_test, y_test) = (
             dataset.train, dataset.validation, dataset.test)
         low, high = float(np.min(y_train)), float(np.max(y_train))
+        sparse = sparse_user_rows(dataset)
+        sparse = sparse if sparse is not None and sparse.any() else None
         log(f"\n== {dataset.title}: {len(X_train)} train / {len(X_val)} validation / "
             f"{len(X_test)} test rows")  # fmt: skip
         for row in rows:
             if row.datasets is not None and dataset.name not in row.datasets:
                 continue
-            absent = row.missing_packages()
-            if absent:
-                reason = f"not installed: {', '.join(absent)} (pip install sklearn-sain[bench])"
-                report["skipped"].append(
-                    {"dataset": dataset.name, "row": row.key, "reason": reason})
-                log(f"  {row.label}: skipped ({reason})")
+            skip = _skip_record(dataset, row, protocol)
+            if skip:
+                report["skipped"].append(skip)
+                status = "not applicable" if skip.get("not_applicable") else "skipped"
+                log(f"  {row.label}: {status} ({skip['reason']})")
                 continue
             for seed in seeds:
                 try:
@@ -131,6 +171,9 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
                     "validation_rmse": rmse(y_val, val_pred),
                     "validation_mae": mae(y_val, val_pred),
                     "test_rmse": rmse(y_test, test_pred), "test_mae": mae(y_test, test_pred),
+                    "test_rmse_sparse_users": (None if sparse is None else
+                                               rmse(np.asarray(y_test)[sparse], test_pred[sparse])),
+                    "protocol": protocol,
                     "fit_seconds": fitted.fit_seconds, "info": fitted.info,
                 }  # fmt: skip
                 report["results"].append(record)
@@ -153,6 +196,11 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
 def merge_reports(paths, out, *, plots=True, log=print) -> dict:
     """One report from the ``results.json`` of several runs; a later run wins on duplicates."""
     reports = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    protocols = {str(p): r["options"].get("protocol", "warm") for p, r in zip(paths, reports)}
+    if len(set(protocols.values())) > 1:
+        # one dataset name would then stand for two different splits
+        raise ValueError(f"--merge: the runs use different protocols ({protocols}); merge the "
+                         "runs of one protocol at a time.")
     merged = dict(reports[0])
     merged["datasets"], meta, records = {}, {}, {}
     merged["skipped"], merged["errors"], missing = [], [], {}
@@ -203,13 +251,15 @@ def run_from_args(args) -> int:
     if args.list:
         for row in ROWS:
             only = f" [{', '.join(row.datasets)}]" if row.datasets else ""
-            print(f"{row.key:28s} {row.family:14s} {row.label}{only}")
+            warm = "" if row.cold else " [warm only: id-only]"
+            print(f"{row.key:28s} {row.family:14s} {row.label}{only}{warm}")
         return 0
     run_benchmark(args.data_dir, args.out, seeds=args.seeds, datasets=args.datasets,
                   models=args.models, quick=args.quick, max_epochs=args.max_epochs,
                   device=args.device, threads=args.threads,
                   yelp_split_seed=args.yelp_split_seed, verbose=args.verbose,
-                  plots=not args.no_plots, argv=getattr(args, "argv", None))  # fmt: skip
+                  plots=not args.no_plots, argv=getattr(args, "argv", None),
+                  protocol=args.protocol)  # fmt: skip
     return 0
 
 

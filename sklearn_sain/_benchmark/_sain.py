@@ -59,6 +59,13 @@ SAIN_CONFIGS = [
     SainConfig("sain-zero-bias-init", "SAIN defaults, bias_init='zeros' (as in the paper)",
                {"bias_init": "zeros"},
                note="biases start at zero instead of the ridge bias-only fit"),
+    # What the cold-start parts bring (run with --protocol new-items / new-users).
+    SainConfig("sain-no-id-dropout", "SAIN defaults, id_dropout=0 (ids never dropped)",
+               {"id_dropout": 0.0},
+               note="no training rows see the unknown id, so an unseen id's vector is untrained"),
+    SainConfig("sain-no-content-bias", "SAIN defaults, content_bias=False (id biases only)",
+               {"content_bias": False},
+               note="no bias predicted from the side features: an unseen id gets a zero bias"),
     # FM-initialised feature embeddings (authors' code): add a row here once SAINRegressor
     # has the option, e.g. SainConfig("sain-fm-init", "...", lambda dataset: {...}).
 ]
@@ -88,7 +95,8 @@ def _cache_key(params: dict, dataset, seed: int) -> tuple:
     encoder = full.pop("encoder")
     full.pop("verbose", None)
     encoder_key = repr(sorted(encoder.get_params().items())) if encoder is not None else None
-    return (dataset.name, dataset.quick, seed, encoder_key, repr(sorted(full.items(), key=str)))
+    return (dataset.name, dataset.protocol, dataset.quick, seed, encoder_key,
+            repr(sorted(full.items(), key=str)))
 
 
 def fit_sain(config_params, dataset, seed, ctx) -> Fitted:

@@ -60,8 +60,8 @@ def _svd_tuned(dataset, seed, ctx):
 
 ROWS = [
     Row("svd", "BiasedMF (Surprise SVD, defaults)", "surprise", _svd_default,
-        requires=("surprise",), paper="BiasedMF"),
+        requires=("surprise",), paper="BiasedMF", cold=False),
     Row("svd-tuned", "BiasedMF (Surprise SVD, tuned on validation)", "surprise", _svd_tuned,
-        requires=("surprise",), paper="BiasedMF",
+        requires=("surprise",), paper="BiasedMF", cold=False,
         note="grid over n_factors 50/100, n_epochs 20/40, reg_all 0.02/0.05/0.08"),
 ]
