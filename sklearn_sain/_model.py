@@ -316,7 +316,8 @@ class SAINModule(nn.Module):
 
     @staticmethod
     def _bias_head(wanted, embed_dim: int):
-        return nn.Linear(embed_dim, 1, bias=False) if wanted else None
+        # two outputs: a known id's complement to its bias, an unseen id's whole bias
+        return nn.Linear(embed_dim, 2, bias=False) if wanted else None
 
     def reset_parameters(self) -> None:
         for table in (self.user_cf, self.item_cf):
@@ -372,6 +373,14 @@ class SAINModule(nn.Module):
             vectors = vectors + self.item_implicit(items)
         return vectors
 
+    def user_biases(self, users: torch.Tensor, content: torch.Tensor | None) -> torch.Tensor:
+        """Bias of ``users`` ``(batch,)`` given their content vectors X̄u (see ``content_bias``)."""
+        return self._side_bias(users, self.user_bias, self.user_content_bias, content)[0]
+
+    def item_biases(self, items: torch.Tensor, content: torch.Tensor | None) -> torch.Tensor:
+        """Bias of ``items`` ``(batch,)`` given their content vectors X̄v (see ``content_bias``)."""
+        return self._side_bias(items, self.item_bias, self.item_content_bias, content)[0]
+
     # ------------------------------------------------------------ content
     def token_rows(self, tokens: torch.Tensor) -> torch.Tensor:
         """Global feature-table rows of local ``tokens`` (computed once per fit by the trainer)."""
@@ -424,21 +433,25 @@ class SAINModule(nn.Module):
         return mixed, content, alpha
 
     def _scores(self, users, items, rows, apply_top_k: bool, with_penalty: bool = False,
-                need_weights: bool = True):  # fmt: skip
-        """The three scores stacked ``(3, batch)``, alphas, attention and the L2 penalty."""
+                need_weights: bool = True, cold_scores: bool = False):  # fmt: skip
+        """The scores stacked ``(3, batch)``, alphas, attention and the L2 penalty.
+
+        With ``cold_scores``, two more rows follow: the combined score with the
+        item, then with the user, taken for an unseen one (see :meth:`_cold_scores`).
+        """
         if self.training and self.id_dropout > 0:
             users, items = self._drop_ids(users), self._drop_ids(items)
         user_cf = self.user_vectors(users)
         item_cf = self.item_vectors(items)
-        bias = (F.embedding(users, self.user_bias.weight).view(-1)
-                + F.embedding(items, self.item_bias.weight).view(-1) + self.global_bias)
         weights = x = None
         user_content = item_content = None
         if self.has_content:
             user_content, item_content, weights, x = self._content(rows, apply_top_k,
                                                                    need_weights)
-            bias = bias + self._content_bias(self.user_content_bias, user_content)
-            bias = bias + self._content_bias(self.item_content_bias, item_content)
+        user_bias, user_cold_bias = self._side_bias(users, self.user_bias, self.user_content_bias,
+                                                    user_content)  # fmt: skip
+        item_bias, item_cold_bias = self._side_bias(items, self.item_bias, self.item_content_bias,
+                                                    item_content)  # fmt: skip
         user, user_bar, alpha_user = self.integrate(
             user_cf, user_content, (users > UNKNOWN_ID).to(user_cf.dtype)
         )
@@ -448,7 +461,18 @@ class SAINModule(nn.Module):
         # combined (Eq. 9), content and preference scores in one product
         sides_user = torch.stack((user, user_bar, user_cf))  # (3, batch, embed_dim)
         sides_item = torch.stack((item, item_bar, item_cf))
+        bias = user_bias + item_bias + self.global_bias
         scores = (sides_user * sides_item).sum(-1) + bias  # (3, batch)
+        if cold_scores:
+            # the side that stays known enters as a constant: these scores train
+            # the cold path only, never the warm vectors and biases
+            known_user = (user.detach(), (user_bias + self.global_bias).detach())
+            known_item = (item.detach(), (item_bias + self.global_bias).detach())
+            cold = torch.stack((
+                self._cold_score(known_user, self.item_vectors, item_content, item_cold_bias),
+                self._cold_score(known_item, self.user_vectors, user_content, user_cold_bias),
+            ))  # fmt: skip
+            scores = torch.cat((scores, cold))  # (5, batch)
         penalty = None
         if with_penalty:
             # the vectors the batch used (implicit sums included), as gathered above
@@ -458,17 +482,41 @@ class SAINModule(nn.Module):
             penalty = penalty / max(users.shape[0], 1)
         return scores, alpha_user, alpha_item, weights, penalty
 
+    def _cold_score(self, known, unknown_vectors, content, cold_bias):
+        """Eq. 9 for a row whose other side were unseen, from the known side's vector and bias.
+
+        An unseen id takes alpha_CF = 0: its content vector alone, or the
+        unknown id's vector for a side without features, and the unknown id's
+        bias plus the bias its features predict. Training this score on every
+        row teaches the path that cold-start predictions take, which training
+        on known ids alone never visits.
+        """
+        vector, bias = known
+        unknown = torch.full_like(bias, UNKNOWN_ID, dtype=torch.long)
+        zero = torch.zeros_like(bias)
+        cold = self.integrate(unknown_vectors(unknown), content, zero)[0]
+        return (vector * cold).sum(-1) + bias + cold_bias
+
     def _drop_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """``ids`` with a random ``id_dropout`` share of the known ones set to the unknown id."""
         dropped = torch.rand(ids.shape, device=ids.device) < self.id_dropout
         return torch.where(dropped & (ids > UNKNOWN_ID), UNKNOWN_ID, ids)
 
     @staticmethod
-    def _content_bias(head, content):
-        """The bias a side's content vector predicts, ``(batch,)``; 0 without a head."""
+    def _side_bias(ids, table, head, content):
+        """Bias of each row's id ``(batch,)``, and the bias the row would have were its id unseen.
+
+        With a content-bias head, the features add to the id's bias a learned
+        complement (a known id) or, for the unknown id, an estimate of the whole
+        bias: two outputs of one linear map of the content vector.
+        """
+        bias = F.embedding(ids, table.weight).view(-1)
+        cold = table.weight[UNKNOWN_ID]
         if head is None or content is None:
-            return 0.0
-        return F.linear(content, head.weight).view(-1)
+            return bias, cold
+        warm_part, cold_part = F.linear(content, head.weight).unbind(-1)
+        bias = bias + torch.where(ids > UNKNOWN_ID, warm_part, cold_part)
+        return bias, cold + cold_part
 
     def forward_rows(self, users, items, rows, return_attention: bool = False) -> SAINOutput:
         """:meth:`forward` on global feature rows (see :meth:`token_rows`) instead of local ids."""
@@ -495,13 +543,16 @@ class SAINModule(nn.Module):
     ) -> SAINOutput:
         return self.forward_rows(users, items, self.token_rows(tokens), return_attention)
 
-    def training_terms(self, users, items, rows):
+    def training_terms(self, users, items, rows, cold_scores: bool = False):
         """Stacked scores ``(3, batch)`` (combined, content, preference) and the L2 penalty.
 
         What one training step needs, from global feature rows, with the
         penalty computed from the embedding rows the forward pass gathered.
+        With ``cold_scores`` the scores are ``(5, batch)``: the combined score
+        for an unseen item, then for an unseen user, follow.
         """
         scores, _, _, _, penalty = self._scores(users, items, rows, self.training or
                                                 self.top_k_at_predict, with_penalty=True,
-                                                need_weights=False)  # fmt: skip
+                                                need_weights=False,
+                                                cold_scores=cold_scores)  # fmt: skip
         return scores, penalty

@@ -33,6 +33,7 @@ def check_regressor_params(estimator) -> None:
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     check_number(estimator.id_dropout, "id_dropout", real, min_val=0.0, max_val=1.0,
                  include_boundaries="left")
+    check_number(estimator.cold_start_weight, "cold_start_weight", real, min_val=0.0)
     check_number(estimator.l2_reg, "l2_reg", real, min_val=0.0)
     check_number(estimator.learning_rate, "learning_rate", real, min_val=0.0,
                  include_boundaries="neither")

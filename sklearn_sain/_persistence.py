@@ -36,7 +36,7 @@ from ._encoder import SAINEncoder
 from ._layout import Field, TokenLayout
 from ._model import SAINModule
 from ._recommend import Catalog
-from ._regressor import SAINRegressor
+from ._regressor import LEGACY_PARAMS, SAINRegressor
 from ._torch_utils import cpu_state_dict, loadable_device, resolve_device
 from ._vocabulary_json import decode_vocabulary, encode_vocabulary
 
@@ -183,8 +183,10 @@ def load(path, *, device=None):
         if kind == "SAINRegressor" and payload["format_version"] < 3:
             params.setdefault("implicit_feedback", False)  # which did not exist before
         if kind == "SAINRegressor":
-            # files written before bias_init existed trained from zero biases
-            params.setdefault("bias_init", "zeros")
+            # files written before bias_init existed trained from zero biases,
+            # and before the cold-start parameters without them
+            for name, value in LEGACY_PARAMS.items():
+                params.setdefault(name, value)
         estimator = _ESTIMATORS[kind](**params)
         if kind == "SAINRegressor":
             estimator._validate_params()

@@ -296,7 +296,6 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
     item_tokens = torch.as_tensor(items.tokens, dtype=torch.long, device=device)
     item_cf = module.item_vectors(item_ids)
     item_known = (item_ids > UNKNOWN_ID).to(item_cf.dtype)
-    item_bias = module.item_bias(item_ids).squeeze(-1) + module.global_bias
     user_ids = torch.as_tensor(users.ids, device=device)
     profiles, profile_of = _profiles(users.tokens)
     order = np.argsort(profile_of, kind="stable")  # users grouped by feature row
@@ -327,6 +326,8 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
                 )
             item_mixed = module.integrate(item_cf.repeat(m, 1), item_content,
                                           item_known.repeat(m))[0].view(m, n_items, -1)
+            item_bias = (module.item_biases(item_ids.repeat(m), item_content).view(m, n_items)
+                         + module.global_bias)
             group = order[starts[first]:starts[min(first + per_chunk, len(profiles))]]
             for lo in range(0, len(group), per_chunk):
                 rows = group[lo:lo + per_chunk]
@@ -338,8 +339,9 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
                     module.user_vectors(ids).repeat_interleave(n_items, dim=0), content,
                     (ids > UNKNOWN_ID).to(item_cf.dtype).repeat_interleave(n_items),
                 )[0].view(len(rows), n_items, -1)
-                scores = ((mixed * item_mixed[local]).sum(-1)
-                          + module.user_bias(ids) + item_bias)  # Eq. 9 with the biases
+                user_bias = module.user_biases(ids.repeat_interleave(n_items), content)
+                scores = ((mixed * item_mixed[local]).sum(-1) + user_bias.view(len(rows), -1)
+                          + item_bias[local])  # Eq. 9 with the biases
                 if exclude_seen:
                     row, column = _seen_pairs(model.catalog_, users.catalog_pos[rows], column_of)
                     scores[torch.as_tensor(row, device=device),

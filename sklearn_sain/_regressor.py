@@ -38,6 +38,11 @@ from ._validation import (
 # selects 5 on validation (of 1, 5, 10, 25) on both MovieLens and Yelp
 _BIAS_RIDGE = 5.0
 
+# parameters added after models were first saved, each with the value that
+# describes a model trained before it existed (read by load and unpickling)
+LEGACY_PARAMS = {"bias_init": "zeros", "content_bias": False, "cold_start_weight": 0.0,
+                 "id_dropout": 0.0}
+
 
 class SAINRegressor(RegressorMixin, BaseEstimator):
     """Self-Attentive Integration Network for rating prediction (Yun et al., SIGIR 2019).
@@ -103,6 +108,28 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         better on the paper's MovieLens split (0.8788 against 0.8810, mean
         of seeds 0-2, learning rate 5e-4) and on Yelp (1.0209 against
         1.0255, seed 0), where zero biases lose to the bias-only model.
+    content_bias : bool, default=True
+        Give each side with features a bias read from its content vector
+        (one linear map of X̄ to two numbers): for a known id, a complement
+        to the id's own bias, learned from every rating; for an unseen id,
+        an estimate of its whole bias. Without it an unseen item gets the
+        unknown id's single bias, whatever its features say about its
+        quality. See the cold-start page of the documentation.
+    cold_start_weight : float, default=1.0
+        Weight in the training loss of two more scores per rating: the
+        combined score (Eq. 9) as it would be were the item unseen (its
+        content vector alone, alpha_CF = 0, the unknown id's bias plus its
+        content bias) and were the user unseen. The known side enters these
+        scores as a constant, so they train the content path that
+        cold-start predictions take, and nothing else; without them that
+        path is never trained, and predictions for new items were worse
+        than each user's mean rating. 0 trains known ids only, as the paper.
+    id_dropout : float, default=0.0
+        Share of the user ids and, independently, of the item ids that each
+        training batch replaces by the unknown id (DropoutNet, Volkovs et
+        al., NeurIPS 2017): another way to train the cold path, which also
+        hides ids from the warm scores. ``cold_start_weight`` does the same
+        job without that cost; the benchmarks page compares them.
     l2_reg : float, default=1e-4
         L2 penalty on the embedding rows used by each batch (for the
         feedback vectors, on the vectors with their implicit sums).
@@ -218,8 +245,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         implicit_feedback=True,
         implicit_max_links=256,
         bias_init="ridge",
+        content_bias=True,
+        cold_start_weight=1.0,
         id_dropout=0.0,
-        content_bias=False,
         l2_reg=1e-4,
         learning_rate=3e-4,
         batch_size=128,
@@ -247,8 +275,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         self.implicit_feedback = implicit_feedback
         self.implicit_max_links = implicit_max_links
         self.bias_init = bias_init
-        self.id_dropout = id_dropout
         self.content_bias = content_bias
+        self.cold_start_weight = cold_start_weight
+        self.id_dropout = id_dropout
         self.l2_reg = l2_reg
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -491,6 +520,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             weight_averaging=self.weight_averaging,
             verbose=self.verbose,
             predict_batch_size=self._predict_batch_size(),
+            cold_start_weight=self.cold_start_weight,
         )
 
     def _encode_validation(self, X_val):
@@ -625,7 +655,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         # pickles from before implicit feedback existed describe models without it
         state.setdefault("implicit_feedback", False)
         state.setdefault("implicit_max_links", 256)
-        state.setdefault("bias_init", "zeros")  # and from before bias_init
+        for name, value in LEGACY_PARAMS.items():  # and from before later parameters
+            state.setdefault(name, value)
         module_state = state.get("module_")
         if isinstance(module_state, dict):
             device = loadable_device(state["device_"])

@@ -278,6 +278,7 @@ def train_module(
     weight_averaging: float | None = None,
     verbose: int = 0,
     predict_batch_size: int | None = None,
+    cold_start_weight: float = 0.0,
 ) -> History:
     """Train ``module`` in place and return its history.
 
@@ -291,6 +292,10 @@ def train_module(
     a cheap ensemble and delays overfitting of the id embeddings.
 
     ``predict_batch_size`` is the batch of the validation pass each epoch.
+
+    A positive ``cold_start_weight`` adds, with that weight, the errors of the
+    combined score as it would be for an unseen item and for an unseen user
+    (:meth:`SAINModule.training_terms` with ``cold_scores``) to the loss.
     """
     optimizer = make_optimizer(module.parameters(), learning_rate)
     averaged = None
@@ -305,14 +310,17 @@ def train_module(
     best_score, best_state, stale = np.inf, None, 0
     device = train.users.device
     n_rows = len(train)
+    cold = cold_start_weight > 0
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
         module.train()
         order = torch.as_tensor(rng.permutation(n_rows), device=device)
         total, n_batches = torch.zeros((), device=device), 0
         for users, items, rows, target in _batches(module, train, order, batch_size):
-            scores, penalty = module.training_terms(users, items, rows)
-            batch_loss = stacked_loss(scores, target, loss)
+            scores, penalty = module.training_terms(users, items, rows, cold)
+            batch_loss = stacked_loss(scores[:3], target, loss)
+            if cold:
+                batch_loss = batch_loss + cold_start_weight * stacked_loss(scores[3:], target, loss)
             if l2_reg:
                 batch_loss = batch_loss + l2_reg * penalty
             optimizer.zero_grad(set_to_none=True)
