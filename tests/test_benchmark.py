@@ -708,7 +708,8 @@ def _check_unseen_ids(key, n=600):
 
 
 @pytest.mark.parametrize("key, param, value", [("sain-default", None, None),
-                                               ("sain-no-id-dropout", "id_dropout", 0.0),
+                                               ("sain-id-dropout", "id_dropout", 0.2),
+                                               ("sain-no-cold-loss", "cold_start_weight", 0.0),
                                                ("sain-no-content-bias", "content_bias", False)])
 def test_sain_rows_answer_for_unseen_items(key, param, value):
     fitted = _check_unseen_ids(key)

@@ -25,7 +25,7 @@ from ._common import Fitted, Row, Timer, best_on_validation
 PAPER_CONFIGURATION = dict(
     top_k=8, n_heads=2, embed_dim=64, feature_dim=16, dropout=0.1, norm="batch",
     top_k_at_predict=True, loss="rmse", learning_rate=1e-3, batch_size=128, max_epochs=25,
-    implicit_feedback=False, bias_init="zeros",
+    implicit_feedback=False, bias_init="zeros", content_bias=False, cold_start_weight=0.0,
 )  # fmt: skip
 
 
@@ -59,13 +59,21 @@ SAIN_CONFIGS = [
     SainConfig("sain-zero-bias-init", "SAIN defaults, bias_init='zeros' (as in the paper)",
                {"bias_init": "zeros"},
                note="biases start at zero instead of the ridge bias-only fit"),
-    # What the cold-start parts bring (run with --protocol new-items / new-users).
-    SainConfig("sain-no-id-dropout", "SAIN defaults, id_dropout=0 (ids never dropped)",
-               {"id_dropout": 0.0},
-               note="no training rows see the unknown id, so an unseen id's vector is untrained"),
+    # What the cold-start parts bring (see docs/cold_start.rst; run with --protocol new-items
+    # and new-users too).
+    SainConfig("sain-no-cold-start",
+               "SAIN defaults, content_bias=False, cold_start_weight=0 (before the cold-start work)",
+               {"content_bias": False, "cold_start_weight": 0.0},
+               note="the cold path (alpha_CF = 0, the unknown id's bias) is never trained"),
+    SainConfig("sain-no-cold-loss", "SAIN defaults, cold_start_weight=0 (no cold-start scores)",
+               {"cold_start_weight": 0.0}),
     SainConfig("sain-no-content-bias", "SAIN defaults, content_bias=False (id biases only)",
                {"content_bias": False},
-               note="no bias predicted from the side features: an unseen id gets a zero bias"),
+               note="no bias predicted from the side features: an unseen id gets the unknown "
+                    "id's bias"),
+    SainConfig("sain-id-dropout", "SAIN defaults, id_dropout=0.2 instead of cold-start scores",
+               {"id_dropout": 0.2, "cold_start_weight": 0.0},
+               note="DropoutNet: a fifth of the ids of each batch replaced by the unknown id"),
     # FM-initialised feature embeddings (authors' code): add a row here once SAINRegressor
     # has the option, e.g. SainConfig("sain-fm-init", "...", lambda dataset: {...}).
 ]
