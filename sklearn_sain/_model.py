@@ -81,6 +81,12 @@ class SharedFieldEmbedding(nn.Module):
         """Global table rows of local ids ``tokens`` ``(batch, slots)``, in their dtype."""
         return torch.where(tokens > 0, tokens + self.slot_shift.to(tokens.dtype), 0)
 
+    def unknown_rows(self, rows: torch.Tensor, share: float) -> torch.Tensor:
+        """``rows`` with a random ``share`` of the valid tokens set to their field's unknown value."""
+        unknown = (self.slot_shift + 1).to(rows.dtype)  # the row of local id 1 in each slot
+        dropped = (torch.rand(rows.shape, device=rows.device) < share) & (rows > 0)
+        return torch.where(dropped, unknown, rows)
+
     def embed_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """Token vectors of global rows (as returned by :meth:`rows`): ``(batch, slots, dim)``."""
         return F.embedding(rows, self.table.weight, PAD_ID)
@@ -244,6 +250,10 @@ class SAINModule(nn.Module):
         NeurIPS 2017), so that the path of an unseen id (alpha_CF = 0, the
         unknown id's vector and bias) is trained rather than only met at
         prediction.
+    token_dropout : float
+        Share of the feature tokens that a training batch replaces by their
+        field's unknown value, so that the unknown value's embedding, which
+        every value unseen in fit meets at prediction, is trained.
     content_bias : bool
         Whether each side with features gains a bias read from its content
         vector X̄ (a linear map to one number) next to its id bias: the part
@@ -271,6 +281,7 @@ class SAINModule(nn.Module):
         n_item_links: int = 0,
         id_dropout: float = 0.0,
         content_bias: bool = False,
+        token_dropout: float = 0.0,
     ):
         super().__init__()
         roles = list(field_roles)
@@ -304,6 +315,7 @@ class SAINModule(nn.Module):
         # g of Eq. 7, shared by feedback and content vectors of both sides
         self.gate = nn.Linear(embed_dim, 1)
         self.id_dropout = float(id_dropout)
+        self.token_dropout = float(token_dropout)
         self.user_content_bias = self._bias_head(content_bias and self.n_user_fields, embed_dim)
         self.item_content_bias = self._bias_head(content_bias and self.n_item_fields, embed_dim)
         self.reset_parameters()
@@ -401,6 +413,8 @@ class SAINModule(nn.Module):
     def _content(self, rows: torch.Tensor, apply_top_k: bool, need_weights: bool = True):
         """Content vectors from global ``rows``; also the embedded tokens, for the penalty."""
         batch = rows.shape[0]
+        if self.training and self.token_dropout > 0:
+            rows = self.features.unknown_rows(rows, self.token_dropout)
         valid = rows > 0  # row 0 is the padding row of every field
         x = self.features.embed_rows(rows)  # (batch, slots, feature_dim)
         token_index = valid.reshape(-1).nonzero().squeeze(1)

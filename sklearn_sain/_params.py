@@ -31,8 +31,9 @@ def check_regressor_params(estimator) -> None:
                                  ("bias_init", estimator.bias_init, BIAS_INITS)):
         if not isinstance(value, str) or value not in allowed:
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    check_number(estimator.id_dropout, "id_dropout", real, min_val=0.0, max_val=1.0,
-                 include_boundaries="left")
+    for name in ("id_dropout", "token_dropout"):
+        check_number(getattr(estimator, name), name, real, min_val=0.0, max_val=1.0,
+                     include_boundaries="left")
     check_number(estimator.cold_start_weight, "cold_start_weight", real, min_val=0.0)
     check_number(estimator.l2_reg, "l2_reg", real, min_val=0.0)
     check_number(estimator.learning_rate, "learning_rate", real, min_val=0.0,

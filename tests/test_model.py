@@ -382,3 +382,126 @@ def test_cuda_training_step_reaches_every_part():
     (scores.sum() + penalty).backward()
     assert module.interaction.attention.to_qkv.weight.grad.abs().sum() > 0
     assert module.features.table.weight.grad[0].abs().sum() == 0
+
+
+# ---------------------------------------------------------------- cold start
+def _randomise_bias_heads(module):
+    with torch.no_grad():
+        for head in (module.user_content_bias, module.item_content_bias):
+            head.weight.normal_()
+        module.user_bias.weight.normal_()
+        module.item_bias.weight.normal_()
+    return module
+
+
+def test_content_bias_adds_a_known_ids_complement_and_an_unseen_ids_whole_bias():
+    module = _randomise_bias_heads(make_module(content_bias=True))
+    users, items, tokens = batch()  # user 1 (third row) is unknown
+    out = module(users, items, tokens)
+    user_bar, item_bar, _ = module.content_vectors(tokens, apply_top_k=True)
+    warm_u, cold_u = module.user_content_bias(user_bar).unbind(-1)
+    warm_i, _ = module.item_content_bias(item_bar).unbind(-1)
+    known = users > 1
+    user_bias = module.user_bias(users)[:, 0] + torch.where(known, warm_u, cold_u)
+    torch.testing.assert_close(module.user_biases(users, user_bar), user_bias)
+    torch.testing.assert_close(module.item_biases(items, item_bar),
+                               module.item_bias(items)[:, 0] + warm_i)
+    x_u = out.alpha_user[:, None] * module.user_cf(users) + (1 - out.alpha_user[:, None]) * user_bar
+    x_i = out.alpha_item[:, None] * module.item_cf(items) + (1 - out.alpha_item[:, None]) * item_bar
+    expected = (x_u * x_i).sum(-1) + module.global_bias + user_bias + module.item_bias(items)[:, 0] + warm_i
+    torch.testing.assert_close(out.combined, expected)
+    # the unknown user's bias is the unknown row's plus the cold output, not a known id's
+    assert module.user_biases(users, user_bar)[2] == module.user_bias.weight[1, 0] + cold_u[2]
+
+
+def test_content_bias_starts_at_zero_and_needs_features():
+    module = make_module(content_bias=True)
+    assert torch.count_nonzero(module.item_content_bias.weight) == 0
+    # a side without features has no content to read a bias from
+    no_user_features = make_module(vocabulary_sizes=[6], field_roles=["item"], field_widths=[3],
+                                   content_bias=True)
+    assert no_user_features.user_content_bias is None
+    assert no_user_features.item_content_bias is not None
+
+
+def test_cold_scores_are_equation_9_for_an_unseen_item_then_an_unseen_user():
+    module = _randomise_bias_heads(make_module(content_bias=True))
+    users, items, tokens = batch()
+    rows = module.token_rows(tokens)
+    scores, _ = module.training_terms(users, items, rows, cold_scores=True)  # eval: no dropout
+    assert scores.shape == (5, 3)
+    plain, _ = module.training_terms(users, items, rows)
+    torch.testing.assert_close(scores[:3], plain)
+
+    out = module(users, items, tokens)
+    user_bar, item_bar, _ = module.content_vectors(tokens, apply_top_k=True)
+    x_u = out.alpha_user[:, None] * module.user_cf(users) + (1 - out.alpha_user[:, None]) * user_bar
+    x_i = out.alpha_item[:, None] * module.item_cf(items) + (1 - out.alpha_item[:, None]) * item_bar
+    unknown = torch.full_like(users, 1)
+    g = module.global_bias
+    # the same as predicting the row with the item's (then the user's) id unknown
+    as_new_item = module(users, unknown, tokens).combined
+    as_new_user = module(unknown, items, tokens).combined
+    torch.testing.assert_close(scores[3], as_new_item)
+    torch.testing.assert_close(scores[4], as_new_user)
+    torch.testing.assert_close(
+        scores[3], (x_u * item_bar).sum(-1) + g + module.user_biases(users, user_bar)
+        + module.item_biases(unknown, item_bar))
+    torch.testing.assert_close(
+        scores[4], (user_bar * x_i).sum(-1) + g + module.user_biases(unknown, user_bar)
+        + module.item_biases(items, item_bar))
+
+
+def test_cold_scores_train_the_cold_path_only():
+    module = make_module(content_bias=True).train()
+    users, items, tokens = batch()
+    scores, _ = module.training_terms(users, items, module.token_rows(tokens), cold_scores=True)
+    scores[3:].sum().backward()
+    # the known side is a constant: its id vectors, id biases and the gate get nothing
+    for name in ("user_cf", "item_cf"):
+        grad = getattr(module, name).weight.grad
+        assert grad is None or torch.count_nonzero(grad[2:]) == 0, name
+    for table in (module.user_bias, module.item_bias):
+        assert torch.count_nonzero(table.weight.grad[2:]) == 0
+        assert table.weight.grad[1] != 0  # the unknown id's bias is trained
+    assert torch.count_nonzero(module.item_content_bias.weight.grad) > 0
+    assert torch.count_nonzero(module.features.table.weight.grad) > 0
+
+
+def test_id_dropout_replaces_known_ids_in_training_only():
+    module = make_module(id_dropout=1.0, norm="layer")  # no running statistics to move
+    users, items, tokens = batch()
+    unknown = torch.ones_like(users)
+    module.train()
+    dropped = module(users, items, tokens)
+    as_unknown = module(unknown, unknown, tokens)
+    torch.testing.assert_close(dropped.combined, as_unknown.combined)
+    assert torch.all(dropped.alpha_user == 0) and torch.all(dropped.alpha_item == 0)
+    module.eval()  # prediction never drops
+    torch.testing.assert_close(module(users, items, tokens).combined,
+                               make_module(norm="layer")(users, items, tokens).combined)
+
+
+def test_partial_id_dropout_drops_about_that_share():
+    module = make_module(id_dropout=0.3).train()
+    torch.manual_seed(0)
+    ids = torch.arange(2, 10002)
+    kept = module._drop_ids(ids) > 1
+    assert abs(1 - kept.float().mean().item() - 0.3) < 0.02
+    assert torch.equal(module._drop_ids(torch.tensor([0, 1])), torch.tensor([0, 1]))
+
+
+def test_token_dropout_swaps_valid_tokens_for_their_fields_unknown_value_in_training():
+    module = make_module(token_dropout=1.0, norm="layer")
+    users, items, tokens = batch()
+    unknown_tokens = torch.where(tokens > 0, 1, 0)  # local id 1 = unknown value, 0 stays padding
+    module.train()
+    torch.testing.assert_close(module(users, items, tokens).combined,
+                               module(users, items, unknown_tokens).combined)
+    module.eval()  # prediction reads the real values
+    reference = make_module(norm="layer")
+    torch.testing.assert_close(module(users, items, tokens).combined,
+                               reference(users, items, tokens).combined)
+    rows = module.token_rows(tokens)
+    swapped = module.features.unknown_rows(rows, 1.0)
+    torch.testing.assert_close(swapped, module.token_rows(unknown_tokens))

@@ -571,3 +571,55 @@ def test_edited_catalog_is_refused(edit, fitted, tmp_path):
     _rewrite(path, edit)
     with pytest.raises(ValueError, match="cannot be restored"):
         sklearn_sain.load(path)
+
+
+@pytest.fixture(scope="module")
+def fitted_before_cold_start(data):
+    """A model as fitted before the cold-start parameters existed (no bias heads, no cold scores)."""
+    X, y = data
+    return SAINRegressor(**FAST, encoder=SAINEncoder(user_features=["age"]), content_bias=False,
+                         cold_start_weight=0.0).fit(X, y)  # fmt: skip
+
+
+def test_file_from_before_cold_start_loads_without_it(fitted_before_cold_start, data, tmp_path):
+    X, _ = data
+    path = tmp_path / "model.sain"
+    fitted_before_cold_start.save(path)
+
+    def without_cold_start(payload):  # format 3 as written before the parameters
+        metadata = json.loads(payload["metadata"])
+        for name in ("content_bias", "cold_start_weight", "id_dropout"):
+            del metadata["params"][name]
+            metadata["state"]["_module_kwargs"].pop(name, None)
+        payload["metadata"] = json.dumps(metadata)
+
+    _rewrite(path, without_cold_start)
+    loaded = sklearn_sain.load(path)
+    assert SAINRegressor().content_bias is True  # the default is not what the file describes
+    assert loaded.content_bias is False and loaded.cold_start_weight == 0.0
+    assert loaded.id_dropout == 0.0 and loaded.module_.item_content_bias is None
+    np.testing.assert_array_equal(loaded.predict(X), fitted_before_cold_start.predict(X))
+
+
+def test_pickle_from_before_cold_start_loads_without_it(fitted_before_cold_start, data):
+    X, _ = data
+    state = fitted_before_cold_start.__getstate__()
+    for name in ("content_bias", "cold_start_weight", "id_dropout"):
+        del state[name]
+        state["_module_kwargs"].pop(name, None)
+    old = SAINRegressor.__new__(SAINRegressor)
+    old.__setstate__(state)
+    assert old.get_params()["content_bias"] is False
+    assert old.get_params()["cold_start_weight"] == 0.0
+    np.testing.assert_array_equal(old.predict(X), fitted_before_cold_start.predict(X))
+
+
+def test_content_bias_heads_round_trip(fitted, data, tmp_path):
+    X, _ = data
+    assert fitted.module_.item_content_bias is not None
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    loaded = sklearn_sain.load(path)
+    torch.testing.assert_close(loaded.module_.item_content_bias.weight,
+                               fitted.module_.item_content_bias.weight)
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
