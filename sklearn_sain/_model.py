@@ -57,6 +57,17 @@ class SAINOutput(NamedTuple):
     attention: torch.Tensor | None  # (batch, heads, slots, slots) when asked for
 
 
+class SideContent(NamedTuple):
+    """The content path's output for one side (users or items) of a batch."""
+
+    vector: torch.Tensor  # X̄ of Eq. 5-6, (batch, embed_dim)
+    bias: torch.Tensor | None  # (batch, 2): a known id's bias complement, an unseen id's bias
+
+
+def _vector(side: SideContent | None):
+    return None if side is None else side.vector
+
+
 class SharedFieldEmbedding(nn.Module):
     """One embedding table shared by all feature fields, addressed through per-field offsets.
 
@@ -318,6 +329,12 @@ class SAINModule(nn.Module):
         self.token_dropout = float(token_dropout)
         self.user_content_bias = self._bias_head(content_bias and self.n_user_fields, embed_dim)
         self.item_content_bias = self._bias_head(content_bias and self.n_item_fields, embed_dim)
+        # and a bias pair per feature value, read straight from the tokens (the
+        # first-order terms of a factorization machine), which no attention or
+        # projection stands between
+        self.token_bias = None
+        if content_bias and self.has_content:
+            self.token_bias = nn.Embedding(self.features.n_rows, 2, padding_idx=PAD_ID)
         self.reset_parameters()
 
     @staticmethod
@@ -341,7 +358,7 @@ class SAINModule(nn.Module):
             # known) must not inject noise into cold-start predictions
             for table in (self.user_cf, self.item_cf):
                 table.weight[: UNKNOWN_ID + 1].zero_()
-        for head in (self.user_content_bias, self.item_content_bias):
+        for head in (self.user_content_bias, self.item_content_bias, self.token_bias):
             if head is not None:
                 nn.init.zeros_(head.weight)  # training starts from the id biases alone
         if self.has_content:
@@ -385,13 +402,13 @@ class SAINModule(nn.Module):
             vectors = vectors + self.item_implicit(items)
         return vectors
 
-    def user_biases(self, users: torch.Tensor, content: torch.Tensor | None) -> torch.Tensor:
-        """Bias of ``users`` ``(batch,)`` given their content vectors X̄u (see ``content_bias``)."""
-        return self._side_bias(users, self.user_bias, self.user_content_bias, content)[0]
+    def user_biases(self, users: torch.Tensor, content: SideContent | None) -> torch.Tensor:
+        """Bias of ``users`` ``(batch,)`` given their content (see :meth:`content`)."""
+        return self._side_bias(users, self.user_bias, content)[0]
 
-    def item_biases(self, items: torch.Tensor, content: torch.Tensor | None) -> torch.Tensor:
-        """Bias of ``items`` ``(batch,)`` given their content vectors X̄v (see ``content_bias``)."""
-        return self._side_bias(items, self.item_bias, self.item_content_bias, content)[0]
+    def item_biases(self, items: torch.Tensor, content: SideContent | None) -> torch.Tensor:
+        """Bias of ``items`` ``(batch,)`` given their content (see :meth:`content`)."""
+        return self._side_bias(items, self.item_bias, content)[0]
 
     # ------------------------------------------------------------ content
     def token_rows(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -408,7 +425,12 @@ class SAINModule(nn.Module):
         """
         user, item, weights, _ = self._content(self.features.rows(tokens), apply_top_k,
                                                need_weights)
-        return user, item, weights
+        return _vector(user), _vector(item), weights
+
+    def content(self, tokens: torch.Tensor, apply_top_k: bool):
+        """:class:`SideContent` of the users and of the items of ``tokens`` (None: no features)."""
+        user, item, _, _ = self._content(self.features.rows(tokens), apply_top_k, False)
+        return user, item
 
     def _content(self, rows: torch.Tensor, apply_top_k: bool, need_weights: bool = True):
         """Content vectors from global ``rows``; also the embedded tokens, for the penalty."""
@@ -424,7 +446,27 @@ class SAINModule(nn.Module):
         split = self.n_user_fields * x.shape[-1]
         user = self._project(self.f_user, pooled[:, :split])
         item = self._project(self.f_item, pooled[:, split:])
+        user_tokens = item_tokens = None
+        if self.token_bias is not None:
+            # per value, pooled like the token vectors: mean within a field, summed over fields
+            values = F.embedding(rows, self.token_bias.weight).view(-1, 2)
+            values = values.index_select(0, token_index)
+            per_field = self.pooling.pool_tokens(values, token_index, batch).view(batch, -1, 2)
+            user_tokens = per_field[:, : self.n_user_fields].sum(1)
+            item_tokens = per_field[:, self.n_user_fields :].sum(1)
+        user = self._side_content(user, self.user_content_bias, user_tokens)
+        item = self._side_content(item, self.item_content_bias, item_tokens)
         return user, item, weights, x
+
+    @staticmethod
+    def _side_content(vector, head, token_bias):
+        """:class:`SideContent` from X̄, the side's bias head and its pooled token biases."""
+        if vector is None:
+            return None
+        if head is None:
+            return SideContent(vector, None)
+        bias = F.linear(vector, head.weight)  # (batch, 2): known, unseen
+        return SideContent(vector, bias if token_bias is None else bias + token_bias)
 
     @staticmethod
     def _project(projection, pooled):
@@ -462,10 +504,9 @@ class SAINModule(nn.Module):
         if self.has_content:
             user_content, item_content, weights, x = self._content(rows, apply_top_k,
                                                                    need_weights)
-        user_bias, user_cold_bias = self._side_bias(users, self.user_bias, self.user_content_bias,
-                                                    user_content)  # fmt: skip
-        item_bias, item_cold_bias = self._side_bias(items, self.item_bias, self.item_content_bias,
-                                                    item_content)  # fmt: skip
+        user_bias, user_cold_bias = self._side_bias(users, self.user_bias, user_content)
+        item_bias, item_cold_bias = self._side_bias(items, self.item_bias, item_content)
+        user_content, item_content = _vector(user_content), _vector(item_content)
         user, user_bar, alpha_user = self.integrate(
             user_cf, user_content, (users > UNKNOWN_ID).to(user_cf.dtype)
         )
@@ -517,18 +558,18 @@ class SAINModule(nn.Module):
         return torch.where(dropped & (ids > UNKNOWN_ID), UNKNOWN_ID, ids)
 
     @staticmethod
-    def _side_bias(ids, table, head, content):
+    def _side_bias(ids, table, content: SideContent | None):
         """Bias of each row's id ``(batch,)``, and the bias the row would have were its id unseen.
 
-        With a content-bias head, the features add to the id's bias a learned
+        With ``content_bias``, the features add to the id's bias a learned
         complement (a known id) or, for the unknown id, an estimate of the whole
-        bias: two outputs of one linear map of the content vector.
+        bias: the two outputs of :attr:`SideContent.bias`.
         """
         bias = F.embedding(ids, table.weight).view(-1)
         cold = table.weight[UNKNOWN_ID]
-        if head is None or content is None:
+        if content is None or content.bias is None:
             return bias, cold
-        warm_part, cold_part = F.linear(content, head.weight).unbind(-1)
+        warm_part, cold_part = content.bias.unbind(-1)
         bias = bias + torch.where(ids > UNKNOWN_ID, warm_part, cold_part)
         return bias, cold + cold_part
 

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._encoder import SAINEncoder
 from ._layout import id_matrix
-from ._model import UNKNOWN_ID
+from ._model import UNKNOWN_ID, SideContent
 from ._validation import check_bool, check_int_param
 
 _ARRAYS = ("user_ids", "user_tokens", "item_ids", "item_tokens", "seen_indptr", "seen_items")
@@ -272,6 +272,22 @@ def _profiles(tokens: np.ndarray):
     return profiles, profile_of.reshape(-1)
 
 
+def _concat_sides(sides: list):
+    """One :class:`SideContent` from the parts of consecutive batches (None: no features)."""
+    if sides[0] is None:
+        return None
+    bias = None if sides[0].bias is None else torch.cat([s.bias for s in sides])
+    return SideContent(torch.cat([s.vector for s in sides]), bias)
+
+
+def _take_rows(side, n_profiles: int, n_items: int, profiles: torch.Tensor):
+    """The rows of ``side`` (laid out profile by candidate item) of the given ``profiles``."""
+    if side is None:
+        return None
+    pick = lambda t: t.view(n_profiles, n_items, -1)[profiles].flatten(0, 1)  # noqa: E731
+    return SideContent(pick(side.vector), None if side.bias is None else pick(side.bias))
+
+
 @torch.inference_mode()
 def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
     """Top-n raw scores and item columns per user, as arrays (users, n); -inf pads.
@@ -312,34 +328,33 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
             chunk = torch.as_tensor(profiles[first:first + per_chunk], dtype=torch.long,
                                     device=device)
             m = len(chunk)
-            user_content, item_content = None, None
+            user_side = item_side = None
             if module.has_content:
                 tokens = torch.cat([chunk.repeat_interleave(n_items, dim=0),
                                     item_tokens.repeat(m, 1)], dim=1)
                 # the weights are not needed: the same fused attention as predict
-                parts = [module.content_vectors(tokens[i:i + batch], apply_top_k,
-                                                need_weights=False)[:2]
+                parts = [module.content(tokens[i:i + batch], apply_top_k)
                          for i in range(0, m * n_items, batch)]
-                user_content, item_content = (
-                    None if parts[0][side] is None else torch.cat([p[side] for p in parts])
-                    for side in (0, 1)
-                )
+                user_side, item_side = (_concat_sides([p[side] for p in parts])
+                                        for side in (0, 1))
+            item_content = None if item_side is None else item_side.vector
+            user_content = None if user_side is None else user_side.vector
             item_mixed = module.integrate(item_cf.repeat(m, 1), item_content,
                                           item_known.repeat(m))[0].view(m, n_items, -1)
-            item_bias = (module.item_biases(item_ids.repeat(m), item_content).view(m, n_items)
+            item_bias = (module.item_biases(item_ids.repeat(m), item_side).view(m, n_items)
                          + module.global_bias)
             group = order[starts[first]:starts[min(first + per_chunk, len(profiles))]]
             for lo in range(0, len(group), per_chunk):
                 rows = group[lo:lo + per_chunk]
                 local = torch.as_tensor(profile_of[rows] - first, device=device)
                 ids = user_ids[rows]
-                content = (None if user_content is None else
-                           user_content.view(m, n_items, -1)[local].flatten(0, 1))
+                side = _take_rows(user_side, m, n_items, local)
                 mixed = module.integrate(
-                    module.user_vectors(ids).repeat_interleave(n_items, dim=0), content,
+                    module.user_vectors(ids).repeat_interleave(n_items, dim=0),
+                    None if side is None else side.vector,
                     (ids > UNKNOWN_ID).to(item_cf.dtype).repeat_interleave(n_items),
                 )[0].view(len(rows), n_items, -1)
-                user_bias = module.user_biases(ids.repeat_interleave(n_items), content)
+                user_bias = module.user_biases(ids.repeat_interleave(n_items), side)
                 scores = ((mixed * item_mixed[local]).sum(-1) + user_bias.view(len(rows), -1)
                           + item_bias[local])  # Eq. 9 with the biases
                 if exclude_seen:

@@ -387,36 +387,56 @@ def test_cuda_training_step_reaches_every_part():
 # ---------------------------------------------------------------- cold start
 def _randomise_bias_heads(module):
     with torch.no_grad():
-        for head in (module.user_content_bias, module.item_content_bias):
+        for head in (module.user_content_bias, module.item_content_bias, module.token_bias):
             head.weight.normal_()
+        module.token_bias.weight[0] = 0  # the padding row
         module.user_bias.weight.normal_()
         module.item_bias.weight.normal_()
     return module
+
+
+def _pooled_token_bias(module, tokens, fields):
+    """Sum over ``fields`` of the mean token-bias pair of each field's valid tokens."""
+    rows = module.token_rows(tokens)
+    values = module.token_bias.weight[rows]  # (batch, slots, 2)
+    slot_fields = torch.tensor([0, 1, 1, 1, 2])  # age | genres x3 | director
+    total = 0
+    for field in fields:
+        in_field = ((slot_fields == field) & (rows > 0)).float()  # (batch, slots)
+        total = total + (values * in_field[..., None]).sum(1) / in_field.sum(1).clamp(min=1)[:, None]
+    return total
 
 
 def test_content_bias_adds_a_known_ids_complement_and_an_unseen_ids_whole_bias():
     module = _randomise_bias_heads(make_module(content_bias=True))
     users, items, tokens = batch()  # user 1 (third row) is unknown
     out = module(users, items, tokens)
-    user_bar, item_bar, _ = module.content_vectors(tokens, apply_top_k=True)
-    warm_u, cold_u = module.user_content_bias(user_bar).unbind(-1)
-    warm_i, _ = module.item_content_bias(item_bar).unbind(-1)
+    user_side, item_side = module.content(tokens, apply_top_k=True)
+    user_bar, item_bar = user_side.vector, item_side.vector
+    # two outputs: a linear map of X̄ plus the pooled biases of the feature values
+    torch.testing.assert_close(user_side.bias, module.user_content_bias(user_bar)
+                               + _pooled_token_bias(module, tokens, [0]))
+    torch.testing.assert_close(item_side.bias, module.item_content_bias(item_bar)
+                               + _pooled_token_bias(module, tokens, [1, 2]))
+    warm_u, cold_u = user_side.bias.unbind(-1)
+    warm_i, _ = item_side.bias.unbind(-1)
     known = users > 1
     user_bias = module.user_bias(users)[:, 0] + torch.where(known, warm_u, cold_u)
-    torch.testing.assert_close(module.user_biases(users, user_bar), user_bias)
-    torch.testing.assert_close(module.item_biases(items, item_bar),
+    torch.testing.assert_close(module.user_biases(users, user_side), user_bias)
+    torch.testing.assert_close(module.item_biases(items, item_side),
                                module.item_bias(items)[:, 0] + warm_i)
     x_u = out.alpha_user[:, None] * module.user_cf(users) + (1 - out.alpha_user[:, None]) * user_bar
     x_i = out.alpha_item[:, None] * module.item_cf(items) + (1 - out.alpha_item[:, None]) * item_bar
     expected = (x_u * x_i).sum(-1) + module.global_bias + user_bias + module.item_bias(items)[:, 0] + warm_i
     torch.testing.assert_close(out.combined, expected)
     # the unknown user's bias is the unknown row's plus the cold output, not a known id's
-    assert module.user_biases(users, user_bar)[2] == module.user_bias.weight[1, 0] + cold_u[2]
+    assert module.user_biases(users, user_side)[2] == module.user_bias.weight[1, 0] + cold_u[2]
 
 
 def test_content_bias_starts_at_zero_and_needs_features():
     module = make_module(content_bias=True)
     assert torch.count_nonzero(module.item_content_bias.weight) == 0
+    assert torch.count_nonzero(module.token_bias.weight) == 0
     # a side without features has no content to read a bias from
     no_user_features = make_module(vocabulary_sizes=[6], field_roles=["item"], field_widths=[3],
                                    content_bias=True)
@@ -434,7 +454,8 @@ def test_cold_scores_are_equation_9_for_an_unseen_item_then_an_unseen_user():
     torch.testing.assert_close(scores[:3], plain)
 
     out = module(users, items, tokens)
-    user_bar, item_bar, _ = module.content_vectors(tokens, apply_top_k=True)
+    user_side, item_side = module.content(tokens, apply_top_k=True)
+    user_bar, item_bar = user_side.vector, item_side.vector
     x_u = out.alpha_user[:, None] * module.user_cf(users) + (1 - out.alpha_user[:, None]) * user_bar
     x_i = out.alpha_item[:, None] * module.item_cf(items) + (1 - out.alpha_item[:, None]) * item_bar
     unknown = torch.full_like(users, 1)
@@ -445,11 +466,11 @@ def test_cold_scores_are_equation_9_for_an_unseen_item_then_an_unseen_user():
     torch.testing.assert_close(scores[3], as_new_item)
     torch.testing.assert_close(scores[4], as_new_user)
     torch.testing.assert_close(
-        scores[3], (x_u * item_bar).sum(-1) + g + module.user_biases(users, user_bar)
-        + module.item_biases(unknown, item_bar))
+        scores[3], (x_u * item_bar).sum(-1) + g + module.user_biases(users, user_side)
+        + module.item_biases(unknown, item_side))
     torch.testing.assert_close(
-        scores[4], (user_bar * x_i).sum(-1) + g + module.user_biases(unknown, user_bar)
-        + module.item_biases(items, item_bar))
+        scores[4], (user_bar * x_i).sum(-1) + g + module.user_biases(unknown, user_side)
+        + module.item_biases(items, item_side))
 
 
 def test_cold_scores_train_the_cold_path_only():
@@ -465,6 +486,7 @@ def test_cold_scores_train_the_cold_path_only():
         assert torch.count_nonzero(table.weight.grad[2:]) == 0
         assert table.weight.grad[1] != 0  # the unknown id's bias is trained
     assert torch.count_nonzero(module.item_content_bias.weight.grad) > 0
+    assert torch.count_nonzero(module.token_bias.weight.grad) > 0
     assert torch.count_nonzero(module.features.table.weight.grad) > 0
 
 
