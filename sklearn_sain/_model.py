@@ -547,9 +547,9 @@ class SAINModule(nn.Module):
         on known ids alone never visits.
         """
         vector, bias = known
-        unknown = torch.full_like(bias, UNKNOWN_ID, dtype=torch.long)
-        zero = torch.zeros_like(bias)
-        cold = self.integrate(unknown_vectors(unknown), content, zero)[0]
+        # one row for the whole batch: every row's unseen id is the same unknown id
+        unknown = unknown_vectors(torch.tensor([UNKNOWN_ID], device=bias.device))
+        cold = self.integrate(unknown, content, torch.zeros_like(bias))[0]
         return (vector * cold).sum(-1) + bias + cold_bias
 
     def _drop_ids(self, ids: torch.Tensor) -> torch.Tensor:
