@@ -432,7 +432,12 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
                 if spec in names:
                     return names.index(spec)
                 if named or fallback is None:
-                    raise ValueError(f"{param}: unknown column(s) [{spec!r}].")
+                    shown = ", ".join(map(repr, names[:20])) + (", ..." if len(names) > 20 else "")
+                    raise ValueError(
+                        f"{param}: unknown column(s) [{spec!r}]; X has columns [{shown}]. "
+                        f"Name it with SAINEncoder({param}=...), inside a SAINRegressor "
+                        f"with SAINRegressor(encoder=SAINEncoder({param}=...))."
+                    )
                 return fallback
             if not -len(names) <= spec < len(names):
                 raise ValueError(

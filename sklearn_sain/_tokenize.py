@@ -32,6 +32,15 @@ def column_values(data, position):
     return data[:, position]
 
 
+def _in_order(members):
+    """Members of a set in sorted order: a set's own order depends on string hashing,
+    which differs between processes (PYTHONHASHSEED)."""
+    try:
+        return sorted(members)
+    except TypeError:  # values of several types
+        return sorted(members, key=lambda v: (type(v).__name__, repr(v)))
+
+
 def _value_tokens(value, sep, inside_list):
     """Tokens of one distinct cell value, and whether it counts as multi-valued."""
     if isinstance(value, str):
@@ -39,7 +48,8 @@ def _value_tokens(value, sep, inside_list):
         parts = value.split(sep) if multi else (value,)
         return [t for t in dict.fromkeys(p.strip() for p in parts) if t], multi
     if isinstance(value, (tuple, frozenset)) and not inside_list:
-        tokens = [t for item in value for t in _value_tokens(item, None, True)[0]]
+        members = _in_order(value) if isinstance(value, frozenset) else value
+        tokens = [t for item in members for t in _value_tokens(item, None, True)[0]]
         return list(dict.fromkeys(tokens)), True
     if value is None or value is pd.NA:
         return [], False
@@ -133,6 +143,12 @@ def _tokenize_lists(values, column, index, sep):
     _, has_str, has_scalars, bad = scan_cell_types(values, allow_lists=True)
     if bad is not None:
         raise cell_error(BadCell(values[bad], False), column, _label(index, bad))
+    is_set = np.fromiter((isinstance(v, (set, frozenset)) for v in values), dtype=bool,
+                         count=len(values))  # fmt: skip
+    if is_set.any():
+        values = values.copy()
+        for row in np.flatnonzero(is_set):
+            values[row] = _in_order(values[row])
     if has_str and sep is not None:
         values = values.copy()
         where = np.flatnonzero([isinstance(v, str) for v in values])

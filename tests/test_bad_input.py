@@ -486,3 +486,14 @@ def test_random_tables_fit_and_predict_or_raise_cleanly(problem):
             continue
         assert pred.shape == (len(X),)
         assert np.isfinite(pred).all()
+
+
+def test_a_renamed_id_column_says_how_to_name_it(data):
+    X, y = data
+    renamed = X.rename(columns={"user_id": "userId"})
+    with pytest.raises(ValueError) as error:
+        SAINRegressor(max_epochs=1, device="cpu").fit(renamed, y)
+    message = str(error.value)
+    assert "user_col: unknown column(s) ['user_id']" in message
+    assert "'userId'" in message  # the columns X does have
+    assert "SAINRegressor(encoder=SAINEncoder(user_col=...))" in message

@@ -669,3 +669,25 @@ def test_rows_decode_to_their_unique_values(cells, max_values):
         expected = list(dict.fromkeys(values))[: min(width, max_values or width)]
         decoded = enc.decode("f", out.iloc[row, 2:].to_numpy())
         assert [t for t in decoded if t != "<pad>"] == expected
+
+
+def test_set_cells_encode_alike_in_every_process():
+    """A set's iteration order follows string hashing, which PYTHONHASHSEED changes."""
+    import subprocess
+    import sys
+
+    script = (
+        "import pandas as pd\n"
+        "from sklearn_sain import SAINEncoder\n"
+        "X = pd.DataFrame({'user_id': [1, 2, 3], 'item_id': [1, 2, 3], 'genres': pd.Series(\n"
+        "    [{'Drama', 'Action', 'Comedy', 'War'}, frozenset({'War', 'Horror', 'Drama'}),\n"
+        "     {'Action', 'Film-Noir', 'Musical', 'Western', 'Sci-Fi'}], dtype=object)})\n"
+        "encoder = SAINEncoder(item_features=['genres'])\n"
+        "print(encoder.fit_transform(X).to_csv(), list(encoder.vocabularies_['genres']))\n"
+    )
+    outputs = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                       env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
