@@ -116,9 +116,13 @@ def network(layout, rows, device, *, implicit_feedback=None):
     from .._model import SAINModule
 
     defaults = SAINRegressor().get_params()
+    paper = implicit_feedback is False
     if implicit_feedback is None:
         implicit_feedback = defaults["implicit_feedback"]
     kwargs = dict(layout.module_kwargs(), implicit_feedback=implicit_feedback)
+    if not paper:  # the defaults' cold-start parts; the paper has none
+        kwargs.update({name: defaults[name] for name in ("content_bias", "id_dropout",
+                                                         "token_dropout")})  # fmt: skip
     links = (None, None)
     if implicit_feedback:
         links = training_links(rows.users.cpu().numpy(), rows.items.cpu().numpy(),
@@ -132,12 +136,20 @@ def network(layout, rows, device, *, implicit_feedback=None):
 
 
 def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu") -> list:
-    """Seconds of ``repeats`` single training epochs of ``module`` on ``rows``, after a warm-up."""
+    """Seconds of ``repeats`` single training epochs of ``module`` on ``rows``, after a warm-up.
+
+    A network with content biases trains with the defaults' cold-start scores
+    too, as ``fit`` does; the paper's network without them.
+    """
+    from .. import SAINRegressor
     from .._training import train_module
 
+    cold_start_weight = 0.0
+    if getattr(module, "token_bias", None) is not None:
+        cold_start_weight = SAINRegressor().get_params()["cold_start_weight"]
     options = dict(loss="rmse", l2_reg=1e-4, learning_rate=1e-3, batch_size=batch_size,
                    max_epochs=1, early_stopping=False, n_iter_no_change=1, tol=0.0,
-                   target_scale=1.0)  # fmt: skip
+                   target_scale=1.0, cold_start_weight=cold_start_weight)  # fmt: skip
     # the first optimizer and first batches pay one-off costs (imports, allocator)
     train_module(module, rows.take(slice(0, min(len(rows), 8 * batch_size))), None,
                  rng=np.random.RandomState(0), **options)  # fmt: skip
