@@ -27,6 +27,20 @@ PAD_ID, UNK_ID = 0, 1
 _SPECIAL_TOKENS = ("<pad>", "<unk>")
 
 
+def _distinct_owners(codes, owners, n_values: int) -> np.ndarray:
+    """Per value code, how many distinct users (or items) ``owners`` hold it."""
+    if len(codes) == 0:
+        return np.zeros(n_values, dtype=np.int64)
+    n_owners = int(owners.max()) + 1
+    pairs = np.unique(codes.astype(np.int64) * n_owners + owners)
+    return np.bincount(pairs // n_owners, minlength=n_values)
+
+
+# parameters added after encoders were first saved, each with the value that
+# describes an encoder fitted before it existed (read by load and unpickling)
+LEGACY_ENCODER_PARAMS = {"min_ids": 1}
+
+
 class SAINEncoder(TransformerMixin, BaseEstimator):
     """Encode a ratings table into padded integer token ids for SAIN.
 
@@ -79,6 +93,16 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         Feature values found in fewer rows than this map to the unknown id,
         so that its embedding is trained on rare values. User and item ids are
         never dropped.
+
+    min_ids : int, default=1
+        Feature values held by fewer distinct users (for a user feature) or
+        items (for an item feature) than this map to the unknown id. A value
+        of a single item (the one film an actor played in) says nothing its
+        id does not, and users and items that arrive after ``fit`` carry
+        values never seen: with ``min_ids=2`` the unknown value's embedding
+        is trained on the one-item values, as it will be used. The default
+        keeps every value; :class:`SAINRegressor`'s own encoder (its
+        ``encoder=None``) uses 2.
 
     max_values : int, default=None
         Keep at most this many values per cell (the first ones, in cell
@@ -172,6 +196,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         item_features=None,
         sep="|",
         min_frequency=1,
+        min_ids=1,
         max_values=None,
     ):
         self.user_col = user_col
@@ -180,7 +205,13 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         self.item_features = item_features
         self.sep = sep
         self.min_frequency = min_frequency
+        self.min_ids = min_ids
         self.max_values = max_values
+
+    def __setstate__(self, state):
+        for name, value in LEGACY_ENCODER_PARAMS.items():  # pickles from before the parameter
+            state.setdefault(name, value)
+        self.__dict__.update(state)
 
     def fit(self, X, y=None):
         """Learn the field roles, vocabularies and widths from `X`.
@@ -343,6 +374,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         if self.sep is not None and not (isinstance(self.sep, str) and self.sep):
             raise ValueError(f"sep must be a non-empty str or None, got {self.sep!r}.")
         check_int_param(self.min_frequency, "min_frequency")
+        check_int_param(self.min_ids, "min_ids")
         check_int_param(self.max_values, "max_values", allow_none=True)
 
     def _fit(self, X):
@@ -412,7 +444,11 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
             rows, codes, uniques = ids[pos][:3] if is_id else cells[pos]
             multi = False if is_id else exploded[pos]
             counts = np.bincount(codes, minlength=len(uniques))
-            known = np.flatnonzero(counts >= (1 if is_id else self.min_frequency))
+            enough = counts >= (1 if is_id else self.min_frequency)
+            if not is_id and self.min_ids > 1:
+                owners = ids[user_pos if role == "user" else item_pos][1]
+                enough &= _distinct_owners(codes, owners[rows], len(uniques)) >= self.min_ids
+            known = np.flatnonzero(enough)
             known = known[sort_order(uniques[known])]
             id_of_code = np.full(len(uniques), UNK_ID, dtype=np.int32)
             id_of_code[known] = np.arange(2, len(known) + 2, dtype=np.int32)

@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._encoder import SAINEncoder
+from ._encoder import LEGACY_ENCODER_PARAMS, SAINEncoder
 from ._layout import Field, TokenLayout
 from ._model import SAINModule
 from ._recommend import Catalog
@@ -187,7 +187,7 @@ def load(path, *, device=None):
             # and before the cold-start parameters without them
             for name, value in LEGACY_PARAMS.items():
                 params.setdefault(name, value)
-        estimator = _ESTIMATORS[kind](**params)
+        estimator = _encoder_of(params) if kind == "SAINEncoder" else _ESTIMATORS[kind](**params)
         if kind == "SAINRegressor":
             estimator._validate_params()
             _set_regressor_state(estimator, metadata["state"], payload["tensors"], target_device)
@@ -289,6 +289,11 @@ def _encode_param(value):
     raise TypeError(f"values of type {type(value).__name__} are not supported")
 
 
+def _encoder_of(params: dict) -> SAINEncoder:
+    """A SAINEncoder with saved ``params``; a parameter the file predates takes its old value."""
+    return SAINEncoder(**{**LEGACY_ENCODER_PARAMS, **params})
+
+
 def _decode_param(value):
     if isinstance(value, list):
         return [_decode_param(item) for item in value]
@@ -300,7 +305,7 @@ def _decode_param(value):
     if tag == "__device__":
         return torch.device(content)
     if tag == "__encoder__":
-        return SAINEncoder(**{k: _decode_param(v) for k, v in content.items()})
+        return _encoder_of({k: _decode_param(v) for k, v in content.items()})
     if tag == "__random_state__":
         key, keys, position, has_gauss, cached = content
         state = np.random.RandomState()
@@ -401,7 +406,7 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
         model.encoder_ = None
     else:
         params = {name: _decode_param(value) for name, value in encoder["params"].items()}
-        model.encoder_ = SAINEncoder(**params)
+        model.encoder_ = _encoder_of(params)
         model.encoder_._check_params()
         _set_encoder_state(model.encoder_, encoder["state"])
     model.n_features_in_ = int(state["n_features_in_"])

@@ -45,6 +45,17 @@ LEGACY_PARAMS = {"bias_init": "zeros", "content_bias": False, "cold_start_weight
                  "token_dropout": 0.0}
 
 
+def default_encoder() -> SAINEncoder:
+    """The encoder :class:`SAINRegressor` clones when its ``encoder`` is None.
+
+    ``min_ids=2``: a feature value held by one user or item only maps to the
+    unknown value, whose embedding is then trained as users and items that
+    arrive after ``fit`` (with values never seen) will use it; without it the
+    content path of new items learned the one-item values and overfit.
+    """
+    return SAINEncoder(min_ids=2)
+
+
 class SAINRegressor(RegressorMixin, BaseEstimator):
     """Self-Attentive Integration Network for rating prediction (Yun et al., SIGIR 2019).
 
@@ -169,7 +180,10 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     clip_predictions : bool, default=True
         Clip predictions to the range of the training targets.
     encoder : SAINEncoder or None, default=None
-        Encoder to clone for raw input; ``SAINEncoder()`` when None.
+        Encoder to clone for raw input; ``SAINEncoder(min_ids=2)`` when None
+        (a feature value of a single user or item maps to the unknown value,
+        see :doc:`cold_start`). Give your own to name the columns and roles;
+        keep ``min_ids=2`` in it for cold start.
     device : str or torch.device, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available).
     n_threads : int or None, default=None
@@ -318,7 +332,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                 if not len(encoded):
                     raise ValueError("X has 0 rows; at least one rating is required to fit")
             else:
-                self.encoder_ = clone(self.encoder) if self.encoder is not None else SAINEncoder()
+                self.encoder_ = clone(self.encoder if self.encoder is not None else
+                                      default_encoder())
                 encoded = self.encoder_.fit_transform(X)
             validate_data(self, X, skip_check_array=True, reset=True)
             return encoded

@@ -601,6 +601,7 @@ def test_clone_get_params_and_pipeline(ratings):
         "item_features": None,
         "sep": ";",
         "min_frequency": 2,
+        "min_ids": 1,
         "max_values": 3,
     }
     assert clone(enc).get_params() == params
@@ -691,3 +692,25 @@ def test_set_cells_encode_alike_in_every_process():
         for seed in ("1", "2", "3")
     }
     assert len(outputs) == 1
+
+
+def test_min_ids_maps_values_of_too_few_users_or_items_to_unknown():
+    X = pd.DataFrame({
+        "user_id": [1, 1, 2, 3, 3, 4],
+        "item_id": [10, 11, 10, 12, 13, 11],
+        "occupation": ["a", "a", "b", "c", "c", "b"],  # a: user 1 only, c: user 3 only
+        "director": ["x", "y", "x", "z", "z", "y"],  # x, y: one item each (10, 11); z: 12, 13
+        "actor": [["p", "q"], ["p"], ["p", "q"], ["r"], ["s"], ["p"]],
+    })
+    encoder = SAINEncoder(user_features=["occupation"], item_features=["director", "actor"],
+                          min_ids=2).fit(X)
+    # counted in distinct users for a user feature, in distinct items for an item feature
+    assert list(encoder.vocabularies_["occupation"]) == ["b"]
+    assert list(encoder.vocabularies_["director"]) == ["z"]  # two rows of item 10 are one item
+    assert list(encoder.vocabularies_["actor"]) == ["p"]  # q: item 10 only; r, s: one item each
+    encoded = encoder.transform(X)
+    assert encoded["user:occupation[0]"].tolist() == [1, 1, 2, 1, 1, 2]  # 1 = unknown
+    assert SAINEncoder(item_features=["director"], user_features=[], min_ids=3).fit(X) \
+        .vocabularies_["director"].empty
+    with pytest.raises(ValueError, match="min_ids"):
+        SAINEncoder(min_ids=0).fit(X)

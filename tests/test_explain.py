@@ -24,7 +24,8 @@ def data():
 @pytest.fixture(scope="module")
 def model(data):
     X, y = data
-    return SAINRegressor(**FAST, top_k=TOP_K).fit(X, y)
+    # every value kept (min_ids=1), so that each token is named after its value
+    return SAINRegressor(**FAST, top_k=TOP_K, encoder=SAINEncoder()).fit(X, y)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +147,7 @@ def test_matrix_is_a_square_table_of_one_row_and_head(explained, data):
 
 def test_pipeline_step_names_tokens_with_the_pipeline_encoder(data):
     X, y = data
-    pipe = make_pipeline(SAINEncoder(), SAINRegressor(**FAST, top_k=TOP_K)).fit(X, y)
+    pipe = make_pipeline(SAINEncoder(min_ids=2), SAINRegressor(**FAST, top_k=TOP_K)).fit(X, y)
     encoded = pipe[0].transform(X.head(2))
     named = pipe[-1].explain(encoded, encoder=pipe[0])
     direct = SAINRegressor(**FAST, top_k=TOP_K).fit(X, y).explain(X.head(2))

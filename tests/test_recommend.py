@@ -210,7 +210,7 @@ def test_catalog_keeps_the_last_row_of_each_item():
 
 def test_pipeline_step_recommends_with_the_pipeline_encoder(data):
     X, y = data
-    pipe = make_pipeline(SAINEncoder(), SAINRegressor(**FAST)).fit(X, y)
+    pipe = make_pipeline(SAINEncoder(min_ids=2), SAINRegressor(**FAST)).fit(X, y)
     encoder, regressor = pipe[0], pipe[-1]
     direct = SAINRegressor(**FAST).fit(X, y)
     users = X["user_id"].unique()[:3]

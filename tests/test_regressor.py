@@ -92,8 +92,10 @@ def test_same_random_state_gives_identical_predictions_without_touching_global_r
 
 def test_pipeline_with_encoder_matches_raw_input(ratings, fitted):
     X_train, X_test, y_train, _ = ratings
-    pipe = make_pipeline(SAINEncoder(), SAINRegressor(**FAST)).fit(X_train, y_train)
+    # the regressor's own encoder keeps values of two or more users / items (min_ids=2)
+    pipe = make_pipeline(SAINEncoder(min_ids=2), SAINRegressor(**FAST)).fit(X_train, y_train)
     assert pipe[-1].encoder_ is None
+    assert fitted.encoder_.get_params() == SAINEncoder(min_ids=2).get_params()
     np.testing.assert_allclose(pipe.predict(X_test), fitted.predict(X_test), rtol=1e-6)
 
 

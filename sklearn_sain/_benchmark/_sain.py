@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import SAINEncoder, SAINRegressor
+from .._regressor import default_encoder
 from ._common import Fitted, Row, Timer, best_on_validation
 
 # The paper's section 3.3 and Table 2 setting, with the choices the paper states.
@@ -84,8 +85,9 @@ TOP_K_DATASETS = ("movielens",)
 
 
 def _encoder(dataset) -> SAINEncoder:
-    return SAINEncoder(user_features=list(dataset.user_features),
-                       item_features=list(dataset.item_features))  # fmt: skip
+    """The regressor's own encoder, with the dataset's feature roles named."""
+    return default_encoder().set_params(user_features=list(dataset.user_features),
+                                        item_features=list(dataset.item_features))
 
 
 def effective_params(config_params: dict, dataset, seed: int, ctx) -> dict:
