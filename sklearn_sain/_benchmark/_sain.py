@@ -63,9 +63,15 @@ SAIN_CONFIGS = [
     # What the cold-start parts bring (see docs/cold_start.rst; run with --protocol new-items
     # and new-users too).
     SainConfig("sain-no-cold-start",
-               "SAIN defaults, content_bias=False, cold_start_weight=0 (before the cold-start work)",
-               {"content_bias": False, "cold_start_weight": 0.0},
-               note="the cold path (alpha_CF = 0, the unknown id's bias) is never trained"),
+               "SAIN defaults without the cold-start parts (content_bias=False, "
+               "cold_start_weight=0, min_ids=1)",
+               lambda dataset: {"content_bias": False, "cold_start_weight": 0.0,
+                                "encoder": _encoder(dataset).set_params(min_ids=1)},
+               note="the defaults before the cold-start work: the cold path (alpha_CF = 0, the "
+                    "unknown id's bias, unknown values) is never trained"),
+    SainConfig("sain-min-ids-1", "SAIN defaults, encoder min_ids=1 (every feature value kept)",
+               lambda dataset: {"encoder": _encoder(dataset).set_params(min_ids=1)},
+               note="values of a single user or item keep their own token"),
     SainConfig("sain-no-cold-loss", "SAIN defaults, cold_start_weight=0 (no cold-start scores)",
                {"cold_start_weight": 0.0}),
     SainConfig("sain-no-content-bias", "SAIN defaults, content_bias=False (id biases only)",
