@@ -182,7 +182,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     encoder : SAINEncoder or None, default=None
         Encoder to clone for raw input; ``SAINEncoder(min_ids=2)`` when None
         (a feature value of a single user or item maps to the unknown value,
-        see :doc:`cold_start`). Give your own to name the columns and roles;
+        see :doc:`/cold_start`). Give your own to name the columns and roles;
         keep ``min_ids=2`` in it for cold start.
     device : str or torch.device, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available).
