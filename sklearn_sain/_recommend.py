@@ -338,7 +338,6 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
                 user_side, item_side = (_concat_sides([p[side] for p in parts])
                                         for side in (0, 1))
             item_content = None if item_side is None else item_side.vector
-            user_content = None if user_side is None else user_side.vector
             item_mixed = module.integrate(item_cf.repeat(m, 1), item_content,
                                           item_known.repeat(m))[0].view(m, n_items, -1)
             item_bias = (module.item_biases(item_ids.repeat(m), item_side).view(m, n_items)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sklearn_sain._attention import TopKSelfAttention
-from sklearn_sain._model import FieldPooling, MaskedBatchNorm, SAINModule, SharedFieldEmbedding
+from sklearn_sain._layers import FieldPooling, MaskedBatchNorm, SharedFieldEmbedding
+from sklearn_sain._model import SAINModule
 
 
 def make_module(**overrides):
