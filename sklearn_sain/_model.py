@@ -45,6 +45,7 @@ UNKNOWN_ID = 1
 
 __all__ = ["NORMS", "PAD_ID", "UNKNOWN_ID", "SAINModule", "SAINOutput", "SideContent"]
 
+
 class SAINOutput(NamedTuple):
     """What :class:`SAINModule` returns for a batch (all ``(batch,)`` except ``attention``)."""
 
@@ -329,7 +330,7 @@ class SAINModule(nn.Module):
         """The scores stacked ``(3, batch)``, alphas, attention and the L2 penalty.
 
         With ``cold_scores``, two more rows follow: the combined score with the
-        item, then with the user, taken for an unseen one (see :meth:`_cold_scores`).
+        item, then with the user, taken for an unseen one (see :meth:`_cold_score`).
         """
         if self.training and self.id_dropout > 0:
             users, items = self._drop_ids(users), self._drop_ids(items)
