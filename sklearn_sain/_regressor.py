@@ -41,8 +41,7 @@ _BIAS_RIDGE = 5.0
 # parameters added after models were first saved, each with the value that
 # describes a model trained before it existed (read by load and unpickling)
 LEGACY_PARAMS = {"bias_init": "zeros", "content_bias": False, "cold_start_weight": 0.0,
-                 "id_dropout": 0.0,
-                 "token_dropout": 0.0}
+                 "id_dropout": 0.0, "token_dropout": 0.0}
 
 
 def default_encoder() -> SAINEncoder:

@@ -320,7 +320,8 @@ def train_module(
             scores, penalty = module.training_terms(users, items, rows, cold)
             batch_loss = stacked_loss(scores[:3], target, loss)
             if cold:
-                batch_loss = batch_loss + cold_start_weight * stacked_loss(scores[3:], target, loss)
+                cold_loss = stacked_loss(scores[3:], target, loss)
+                batch_loss = batch_loss + cold_start_weight * cold_loss
             if l2_reg:
                 batch_loss = batch_loss + l2_reg * penalty
             optimizer.zero_grad(set_to_none=True)

@@ -81,12 +81,13 @@ def _sync(device) -> None:
 
 
 def _encoder(dataset):
-    from .. import SAINEncoder
+    """The regressor's own encoder (as ``fit`` builds it), with the dataset's roles named."""
+    from .._regressor import default_encoder
 
     if dataset is None:
-        return SAINEncoder()
-    return SAINEncoder(user_features=list(dataset.user_features),
-                       item_features=list(dataset.item_features))  # fmt: skip
+        return default_encoder()
+    return default_encoder().set_params(user_features=list(dataset.user_features),
+                                        item_features=list(dataset.item_features))
 
 
 def prepare(X, y, encoder, device, *, implicit_feedback=None):
@@ -135,18 +136,15 @@ def network(layout, rows, device, *, implicit_feedback=None):
     return module
 
 
-def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu") -> list:
+def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu",
+                cold_start_weight: float = 0.0) -> list:  # fmt: skip
     """Seconds of ``repeats`` single training epochs of ``module`` on ``rows``, after a warm-up.
 
-    A network with content biases trains with the defaults' cold-start scores
-    too, as ``fit`` does; the paper's network without them.
+    ``cold_start_weight`` as in ``fit``: the defaults' network is timed with
+    :func:`default_cold_start_weight`, the paper's with 0.
     """
-    from .. import SAINRegressor
     from .._training import train_module
 
-    cold_start_weight = 0.0
-    if getattr(module, "token_bias", None) is not None:
-        cold_start_weight = SAINRegressor().get_params()["cold_start_weight"]
     options = dict(loss="rmse", l2_reg=1e-4, learning_rate=1e-3, batch_size=batch_size,
                    max_epochs=1, early_stopping=False, n_iter_no_change=1, tol=0.0,
                    target_scale=1.0, cold_start_weight=cold_start_weight)  # fmt: skip
@@ -161,6 +159,13 @@ def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu") ->
         _sync(device)
         seconds.append(time.perf_counter() - started)
     return seconds
+
+
+def default_cold_start_weight() -> float:
+    """The weight of the cold-start scores that ``fit`` trains with at the defaults."""
+    from .. import SAINRegressor
+
+    return SAINRegressor().get_params()["cold_start_weight"]
 
 
 def time_prediction(module, rows, *, min_rows: int = 1_000_000, batch_size: int | None = None,
@@ -335,7 +340,8 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
         log(f"\n== training epoch, CPU, batch 128, {len(X)} rows of {name}")
         rows, module, layout = prepare(X, y, _encoder(dataset), "cpu")
         report["n_slots"] = layout.n_slots
-        epochs = time_epochs(module, rows, batch_size=128, repeats=repeats)
+        epochs = time_epochs(module, rows, batch_size=128, repeats=repeats,
+                             cold_start_weight=default_cold_start_weight())
         results["cpu_epoch_seconds"] = _median(epochs)
         results["cpu_epoch_all"] = epochs
         log(f"  SAIN: {results['cpu_epoch_seconds']:.2f} s per epoch "
@@ -396,7 +402,8 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
             rows_gpu, module_gpu, _ = prepare(X, y, _encoder(dataset), gpu)
             for batch in (128, 1024):
                 seconds = _median(time_epochs(module_gpu, rows_gpu, batch_size=batch,
-                                              repeats=repeats, device=gpu))  # fmt: skip
+                                              repeats=repeats, device=gpu,
+                                              cold_start_weight=default_cold_start_weight()))
                 results[f"gpu_epoch_seconds_batch{batch}"] = seconds
                 log(f"  SAIN epoch, batch {batch}: {seconds:.3f} s")
             predict = time_prediction(module_gpu, rows_gpu, min_rows=predict_rows, device=gpu)
