@@ -38,6 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._choice import ChoiceHead
 from ._feedback import ImplicitFeedback
 from ._layers import NORMS, PAD_ID, FeatureInteraction, FieldPooling, SharedFieldEmbedding
 
@@ -107,6 +108,10 @@ class SAINModule(nn.Module):
         vector X̄ (a linear map to one number) next to its id bias: the part
         of an item's (user's) bias that its features explain, which is all
         the bias an unseen id has.
+    choice_head : bool
+        Whether the module carries a :class:`~sklearn_sain._choice.ChoiceHead`
+        (``self.choice``), trained apart from the rating path, for top-N
+        recommendation.
     """
 
     def __init__(
@@ -130,6 +135,7 @@ class SAINModule(nn.Module):
         id_dropout: float = 0.0,
         content_bias: bool = False,
         token_dropout: float = 0.0,
+        choice_head: bool = False,
     ):
         super().__init__()
         roles = list(field_roles)
@@ -139,6 +145,7 @@ class SAINModule(nn.Module):
         self.n_item_fields = roles.count("item")
         slot_fields = [f for f, width in enumerate(field_widths) for _ in range(width)]
         self.n_user_slots = sum(field_widths[: self.n_user_fields])
+        self.n_item_slots = sum(field_widths[self.n_user_fields :])
         self.top_k_at_predict = top_k_at_predict
 
         self.user_cf = nn.Embedding(n_users, embed_dim)
@@ -173,6 +180,13 @@ class SAINModule(nn.Module):
         if content_bias and self.has_content:
             self.token_bias = nn.Embedding(self.features.n_rows, 2, padding_idx=PAD_ID)
         self.reset_parameters()
+        self.choice = None
+        if choice_head:
+            # the head's initialisation must not shift the random stream that
+            # the rating path's training draws from; it is reset when trained
+            with torch.random.fork_rng(devices=[]):
+                self.choice = ChoiceHead(n_users, n_items, self.n_user_fields * feature_dim,
+                                         self.n_item_fields * feature_dim, embed_dim)
 
     @staticmethod
     def _projection(n_fields: int, feature_dim: int, embed_dim: int, dropout: float):
@@ -253,6 +267,22 @@ class SAINModule(nn.Module):
         if not self.has_content:
             return tokens
         return self.features.rows(tokens)
+
+    @torch.no_grad()
+    def field_means(self, tokens: torch.Tensor):
+        """Mean token embedding of each user field and of each item field of ``tokens``.
+
+        ``(batch, user_fields * feature_dim)`` and ``(batch, item_fields *
+        feature_dim)``, None for a side without fields: the input of Eq. 5-6
+        without the attention, which the choice head reads. No gradient.
+        """
+        if not self.has_content:
+            return None, None
+        rows = self.features.rows(tokens)
+        pooled = self.pooling(self.features.embed_rows(rows), rows > 0)
+        split = self.n_user_fields * self.features.table.weight.shape[1]
+        user, item = pooled[:, :split], pooled[:, split:]
+        return (user if self.n_user_fields else None), (item if self.n_item_fields else None)
 
     def content_vectors(self, tokens: torch.Tensor, apply_top_k: bool, need_weights: bool = True):
         """X̄u, X̄v (Eq. 1-6) and the attention weights; ``None`` for a side without features.

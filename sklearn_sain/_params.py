@@ -49,8 +49,8 @@ def check_regressor_params(estimator) -> None:
         check_number(estimator.implicit_max_links, "implicit_max_links", integral, min_val=1)
     if estimator.n_threads is not None:
         check_number(estimator.n_threads, "n_threads", integral, min_val=1)
-    for name in ("top_k_at_predict", "implicit_feedback", "content_bias", "early_stopping",
-                 "clip_predictions"):
+    for name in ("top_k_at_predict", "implicit_feedback", "content_bias", "choice_head",
+                 "early_stopping", "clip_predictions"):
         check_bool(getattr(estimator, name), name)
     if estimator.encoder is not None and not isinstance(estimator.encoder, SAINEncoder):
         raise TypeError(

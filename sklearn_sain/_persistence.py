@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._encoder import LEGACY_ENCODER_PARAMS, SAINEncoder
 from ._layout import Field, TokenLayout
 from ._model import SAINModule
-from ._recommend import Catalog
+from ._catalog import Catalog
 from ._regressor import LEGACY_PARAMS, SAINRegressor
 from ._torch_utils import cpu_state_dict, loadable_device, resolve_device
 from ._vocabulary_json import decode_vocabulary, encode_vocabulary
@@ -54,7 +54,7 @@ _ENCODER_STATE = (
 _REGRESSOR_STATE = (
     "n_features_in_", "feature_names_in_", "encoder_", "layout_", "device_", "target_mean_",
     "target_scale_", "target_range_", "_module_kwargs", "module_", "loss_curve_",
-    "validation_scores_", "best_epoch_", "n_iter_", "catalog_",
+    "validation_scores_", "best_epoch_", "n_iter_", "catalog_", "choice_history_",
 )
 
 _UNTRUSTED_HINT = (
@@ -394,10 +394,44 @@ def _regressor_state(model) -> dict:
         "validation_scores_": [float(v).hex() for v in model.validation_scores_],
         "best_epoch_": int(model.best_epoch_),
         "n_iter_": int(model.n_iter_),
+        "choice_history_": _choice_history_state(getattr(model, "choice_history_", None)),
     }
     if hasattr(model, "feature_names_in_"):
         state["feature_names_in_"] = [str(name) for name in model.feature_names_in_]
     return state
+
+
+def _hex_list(values):
+    return None if values is None else [float(v).hex() for v in values]
+
+
+def _float_list(values):
+    return None if values is None else [float.fromhex(v) for v in values]
+
+
+def _choice_history_state(history):
+    """``choice_history_`` as JSON (floats as hex strings, exact); None without a choice head."""
+    if history is None:
+        return None
+    return {
+        "loss": _hex_list(history["loss"]),
+        "ndcg": _hex_list(history["ndcg"]),
+        "best_epoch": int(history["best_epoch"]),
+        "rating_weight": float(history["rating_weight"]).hex(),
+        "rating_weight_ndcg": _hex_list(history["rating_weight_ndcg"]),
+    }
+
+
+def _choice_history(state):
+    if state is None:  # no choice head, or a file from before it existed
+        return None
+    return {
+        "loss": _float_list(state["loss"]),
+        "ndcg": _float_list(state["ndcg"]),
+        "best_epoch": int(state["best_epoch"]),
+        "rating_weight": float.fromhex(state["rating_weight"]),
+        "rating_weight_ndcg": _float_list(state["rating_weight_ndcg"]),
+    }
 
 
 def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
@@ -429,6 +463,7 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
     model.validation_scores_ = [float.fromhex(v) for v in state["validation_scores_"]]
     model.best_epoch_ = int(state["best_epoch_"])
     model.n_iter_ = int(state["n_iter_"])
+    model.choice_history_ = _choice_history(state.get("choice_history_"))
     fitted_on = torch.device(state["device_"])
     model.device_ = loadable_device(fitted_on) if device is None else device
     catalog = {k[len(_CATALOG):]: v.numpy() for k, v in tensors.items() if k.startswith(_CATALOG)}

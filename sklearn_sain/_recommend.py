@@ -1,10 +1,10 @@
 """Top-N recommendations: score candidate items for users and keep the best ones.
 
-At ``fit`` the regressor keeps a :class:`Catalog` of the training data: the
-feature tokens of every user and item (from their last training row) and the
-(user, item) pairs that were rated. ``recommend`` pairs users with candidate
-items, runs the network over every pair in large batches and keeps the top n
-per user with ``torch.topk``.
+The candidates and each user's rated items come from the regressor's training
+:class:`~sklearn_sain._catalog.Catalog`. By predicted rating, ``recommend``
+pairs users with candidate items, runs the network over every pair in large
+batches and keeps the top n per user; by choice, it ranks with the choice
+head (see :mod:`sklearn_sain._choice_ranking`).
 """
 
 from __future__ import annotations
@@ -17,115 +17,11 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._catalog import candidate_columns, seen_pairs
+from ._choice_ranking import RANK_BY, ranked_by_choice, top_columns
 from ._encoder import SAINEncoder
-from ._layout import id_matrix
 from ._model import UNKNOWN_ID, SideContent
 from ._validation import check_bool, check_int_param
-
-_ARRAYS = ("user_ids", "user_tokens", "item_ids", "item_tokens", "seen_indptr", "seen_items")
-
-
-@dataclass(frozen=True, eq=False)
-class Catalog:
-    """Users and items seen in ``fit``: their encoded ids, feature tokens and rated pairs.
-
-    ``user_ids`` and ``item_ids`` are ascending encoded ids (>= 2);
-    ``user_tokens[p]`` / ``item_tokens[p]`` are the user-side / item-side
-    token slots of the last training row of ``user_ids[p]`` / ``item_ids[p]``.
-    The items rated by the user at position ``p`` are the item positions
-    ``seen_items[seen_indptr[p]:seen_indptr[p + 1]]`` (a CSR matrix without
-    values), ascending.
-    """
-
-    user_ids: np.ndarray
-    user_tokens: np.ndarray
-    item_ids: np.ndarray
-    item_tokens: np.ndarray
-    seen_indptr: np.ndarray
-    seen_items: np.ndarray
-
-    def arrays(self) -> dict:
-        """The arrays by name, for persistence."""
-        return {name: getattr(self, name) for name in _ARRAYS}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict, layout) -> "Catalog":
-        """Rebuild a catalog from :meth:`arrays`, refusing arrays that do not fit ``layout``."""
-        if sorted(arrays) != sorted(_ARRAYS):
-            raise ValueError(f"catalog arrays must be {list(_ARRAYS)}, got {sorted(arrays)}")
-        a = {name: np.asarray(value) for name, value in arrays.items()}
-        n_users, n_items = len(a["user_ids"]), len(a["item_ids"])
-        n_user_slots = _n_user_slots(layout)
-        limits = np.array([f.vocabulary_size for f in layout.fields for _ in range(f.width)])
-        # an edited file must fail here, not index past an embedding table later
-        checks = (
-            all(v.dtype.kind == "i" for v in a.values()),
-            a["user_ids"].ndim == a["item_ids"].ndim == a["seen_items"].ndim == 1,
-            a["user_tokens"].shape == (n_users, n_user_slots),
-            a["item_tokens"].shape == (n_items, layout.n_slots - n_user_slots),
-            _ascending_ids(a["user_ids"], layout.n_users),
-            _ascending_ids(a["item_ids"], layout.n_items),
-            np.all(a["user_tokens"] >= 0) and np.all(a["item_tokens"] >= 0),
-            np.all(a["user_tokens"] < limits[:n_user_slots]),
-            np.all(a["item_tokens"] < limits[n_user_slots:]),
-            a["seen_indptr"].shape == (n_users + 1,) and a["seen_indptr"][:1].sum() == 0,
-            np.all(np.diff(a["seen_indptr"]) >= 0),
-            a["seen_indptr"][-1] == len(a["seen_items"]),
-            np.all((a["seen_items"] >= 0) & (a["seen_items"] < n_items)),
-        )
-        if not all(checks):
-            raise ValueError("inconsistent training catalog")
-        return cls(**a)
-
-
-def _ascending_ids(ids: np.ndarray, size: int) -> bool:
-    return bool(np.all(np.diff(ids) > 0) and (not len(ids) or (ids[0] > UNKNOWN_ID
-                                                               and ids[-1] < size)))
-
-
-def _n_user_slots(layout) -> int:
-    return sum(f.width for f in layout.fields if f.role == "user")
-
-
-def _last_rows(ids: np.ndarray):
-    """Distinct known ids (ascending) and the position of the last row holding each."""
-    distinct, first_from_end = np.unique(ids[::-1], return_index=True)
-    known = distinct > UNKNOWN_ID
-    return distinct[known], len(ids) - 1 - first_from_end[known]
-
-
-def build_catalog(encoded: pd.DataFrame, layout) -> Catalog:
-    """The :class:`Catalog` of an encoded training table.
-
-    Only one row per user and per item is converted to token arrays, so this
-    costs little next to training even on millions of ratings.
-    """
-    ids = id_matrix(encoded.iloc[:, :2])
-    users = np.where(ids[:, 0] < layout.n_users, ids[:, 0], UNKNOWN_ID)
-    items = np.where(ids[:, 1] < layout.n_items, ids[:, 1], UNKNOWN_ID)
-    user_ids, user_rows = _last_rows(users)
-    item_ids, item_rows = _last_rows(items)
-    split = _n_user_slots(layout)
-    user_tokens = layout.arrays(encoded.iloc[user_rows])[2][:, :split]
-    item_tokens = layout.arrays(encoded.iloc[item_rows])[2][:, split:]
-
-    rated = (users > UNKNOWN_ID) & (items > UNKNOWN_ID)
-    user_pos = np.searchsorted(user_ids, users[rated])
-    item_pos = np.searchsorted(item_ids, items[rated])
-    pairs = np.unique(user_pos * np.int64(max(len(item_ids), 1)) + item_pos)
-    per_user = np.bincount(pairs // max(len(item_ids), 1), minlength=len(user_ids))
-    indptr = np.zeros(len(user_ids) + 1, dtype=np.int64)
-    np.cumsum(per_user, out=indptr[1:])
-    # int32 halves the memory of the arrays kept on the fitted model
-    return Catalog(
-        user_ids=user_ids.astype(np.int32),
-        user_tokens=user_tokens.astype(np.int32),
-        item_ids=item_ids.astype(np.int32),
-        item_tokens=item_tokens.astype(np.int32),
-        seen_indptr=indptr,
-        seen_items=(pairs % max(len(item_ids), 1)).astype(np.int32),
-    )
-
 
 # ------------------------------------------------------------------ encoders
 def fitted_encoder(model, encoder):
@@ -245,25 +141,6 @@ def _resolve(values, role, model, encoder, frame, param) -> _Side:
 
 
 # ------------------------------------------------------------------ scoring
-def _candidate_columns(catalog, items: _Side) -> np.ndarray:
-    """Column of each catalog item among the candidates, -1 where it is not one."""
-    column_of = np.full(len(catalog.item_ids), -1, dtype=np.int64)
-    in_catalog = items.catalog_pos >= 0
-    column_of[items.catalog_pos[in_catalog]] = np.flatnonzero(in_catalog)
-    return column_of
-
-
-def _seen_pairs(catalog, positions: np.ndarray, column_of: np.ndarray) -> tuple:
-    """(row, column) of the rated pairs among the users at catalog ``positions`` x candidates."""
-    starts = np.where(positions >= 0, catalog.seen_indptr[positions.clip(min=0)], 0)
-    ends = np.where(positions >= 0, catalog.seen_indptr[positions.clip(min=0) + 1], 0)
-    counts = ends - starts
-    row = np.repeat(np.arange(len(positions)), counts)
-    flat = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    column = column_of[catalog.seen_items[flat]]
-    return row[column >= 0], column[column >= 0]
-
-
 def _profiles(tokens: np.ndarray):
     """Distinct user feature rows, and the row of each user."""
     if tokens.shape[1] == 0:  # no user features: one shared (empty) row
@@ -316,7 +193,7 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
     profiles, profile_of = _profiles(users.tokens)
     order = np.argsort(profile_of, kind="stable")  # users grouped by feature row
     starts = np.searchsorted(profile_of[order], np.arange(len(profiles) + 1))
-    column_of = _candidate_columns(model.catalog_, items)
+    column_of = candidate_columns(model.catalog_, items.catalog_pos)
 
     k = min(n, n_items)
     scores_out = np.full((len(users.ids), k), -np.inf, dtype=np.float64)
@@ -357,19 +234,19 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
                 scores = ((mixed * item_mixed[local]).sum(-1) + user_bias.view(len(rows), -1)
                           + item_bias[local])  # Eq. 9 with the biases
                 if exclude_seen:
-                    row, column = _seen_pairs(model.catalog_, users.catalog_pos[rows], column_of)
+                    row, column = seen_pairs(model.catalog_, users.catalog_pos[rows], column_of)
                     scores[torch.as_tensor(row, device=device),
                            torch.as_tensor(column, device=device)] = float("-inf")
-                top = scores.topk(k, dim=1)
-                scores_out[rows] = top.values.double().cpu().numpy()
-                columns_out[rows] = top.indices.cpu().numpy()
+                values, columns = top_columns(scores, k)
+                scores_out[rows] = values
+                columns_out[rows] = columns
     finally:
         module.train(was_training)
     return scores_out, columns_out
 
 
 def recommend(model, users=None, n=10, *, items=None, exclude_seen=True, user_features=None,
-              item_features=None, encoder=None) -> pd.DataFrame:
+              item_features=None, encoder=None, rank_by=None) -> pd.DataFrame:
     """Implementation of :meth:`SAINRegressor.recommend`."""
     check_is_fitted(model, "module_")
     if not hasattr(model, "catalog_"):
@@ -379,6 +256,17 @@ def recommend(model, users=None, n=10, *, items=None, exclude_seen=True, user_fe
         )
     check_int_param(n, "n")
     check_bool(exclude_seen, "exclude_seen")
+    has_choice = getattr(model.module_, "choice", None) is not None
+    if rank_by is None:
+        rank_by = "combined" if has_choice else "rating"
+    if not isinstance(rank_by, str) or rank_by not in RANK_BY:
+        raise ValueError(f"rank_by must be one of {RANK_BY} or None, got {rank_by!r}")
+    if rank_by != "rating" and not has_choice:
+        raise ValueError(
+            f"rank_by={rank_by!r} needs the choice head, which this model was fitted without "
+            "(choice_head=False, or saved by an older sklearn_sain); refit with "
+            "choice_head=True or use rank_by='rating'"
+        )
     encoder = fitted_encoder(model, encoder)
     if users is not None and not pd.api.types.is_list_like(users):
         users = [users]
@@ -391,22 +279,32 @@ def recommend(model, users=None, n=10, *, items=None, exclude_seen=True, user_fe
     if not len(user_side.ids) or not len(item_side.ids):
         scores = np.zeros((len(user_side.ids), 0))
         columns = np.zeros((len(user_side.ids), 0), dtype=np.int64)
+    elif rank_by != "rating":
+        weight = 0.0 if rank_by == "choice" else None  # None: the weight chosen in fit
+        scores, columns = ranked_by_choice(model.module_, model.device_, model.catalog_,
+                                           user_side, item_side, n, exclude_seen, weight)
     else:
         scores, columns = _top_n(model, user_side, item_side, n, exclude_seen)
     kept = np.isfinite(scores)  # -inf marks a user with fewer than n unseen candidates
     user_index, rank = np.nonzero(kept)
     raw = scores[kept]
+    if rank_by != "rating":
+        return _frame(user_side.raw[user_index], rank, item_side.raw[columns[kept]], raw)
     with np.errstate(over="ignore"):
         rating = raw * model.target_scale_ + model.target_mean_
     # the same scaling and clipping as predict, so that scores equal predictions
     low, high = model.target_range_ if model.clip_predictions else (-np.inf, np.inf)
     largest = np.finfo(np.float64).max
     rating = np.clip(rating, max(low, -largest), min(high, largest))
+    return _frame(user_side.raw[user_index], rank, item_side.raw[columns[kept]], rating)
+
+
+def _frame(users, rank, items, score) -> pd.DataFrame:
     return pd.DataFrame({
-        "user": _as_column(user_side.raw[user_index]),
+        "user": _as_column(users),
         "rank": rank.astype(np.int64) + 1,
-        "item": _as_column(item_side.raw[columns[kept]]),
-        "score": rating,
+        "item": _as_column(items),
+        "score": score,
     })
 
 

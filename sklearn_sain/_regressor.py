@@ -10,12 +10,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._baselines import ridge_biases
+from ._choice_training import fit_choice_head
 from ._encoder import SAINEncoder
 from ._feedback import training_links
 from ._layout import is_encoded, layout_of
 from ._model import SAINModule
 from ._params import check_regressor_params
-from ._recommend import build_catalog
+from ._catalog import build_catalog
 from ._torch_utils import (
     cpu_state_dict,
     is_allocation_error,
@@ -41,7 +42,7 @@ _BIAS_RIDGE = 5.0
 # parameters added after models were first saved, each with the value that
 # describes a model trained before it existed (read by load and unpickling)
 LEGACY_PARAMS = {"bias_init": "zeros", "content_bias": False, "cold_start_weight": 0.0,
-                 "id_dropout": 0.0, "token_dropout": 0.0}
+                 "id_dropout": 0.0, "token_dropout": 0.0, "choice_head": False}
 
 
 def default_encoder() -> SAINEncoder:
@@ -147,6 +148,16 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         a new film) maps to that unknown value, whose embedding is otherwise
         never trained. Measured on the paper's MovieLens data within noise
         of 0 (see the cold-start page), so off by default.
+    choice_head : bool, default=True
+        Also fit a choice head, which :meth:`recommend` ranks by: a model of
+        which items each user rates (their history of rated items, their
+        features and the items' features, under a softmax over the
+        catalogue), trained after the rating path on its own parameters, so
+        that :meth:`predict` is unchanged. Ranking by predicted rating
+        recommends items a user would like *if* they watched them, which
+        measured worse at top-N than recommending the most popular items;
+        see the top-N page. Its epochs are chosen on the validation data
+        (``eval_set``, or the ``validation_fraction`` held out).
     l2_reg : float, default=1e-4
         L2 penalty on the embedding rows used by each batch (for the
         feedback vectors, on the vectors with their implicit sums).
@@ -269,6 +280,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         cold_start_weight=1.0,
         id_dropout=0.0,
         token_dropout=0.0,
+        choice_head=True,
         l2_reg=1e-4,
         learning_rate=3e-4,
         batch_size=128,
@@ -300,6 +312,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         self.cold_start_weight = cold_start_weight
         self.id_dropout = id_dropout
         self.token_dropout = token_dropout
+        self.choice_head = choice_head
         self.l2_reg = l2_reg
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -445,6 +458,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             id_dropout=float(self.id_dropout),
             content_bias=bool(self.content_bias),
             token_dropout=float(self.token_dropout),
+            choice_head=bool(self.choice_head),
         )
         seed = int(rng.randint(np.iinfo(np.int32).max))
         links = self._feedback_links(train_rows, seed)
@@ -456,6 +470,12 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                 self.module_.set_biases(*self._ridge_biases(train_rows))
             try:
                 history = self._train(train_rows, valid_rows, rng)
+                # the catalog of the training rows: held-out rows must not count as
+                # the history the choice head is validated on
+                train_catalog = (self.catalog_ if len(train_index) == len(y)
+                                 else build_catalog(encoded.iloc[train_index], self.layout_))
+                self.choice_history_ = self._train_choice(train_catalog, train_rows, valid_rows,
+                                                          rng)  # fmt: skip
             except FloatingPointError as exc:
                 raise TrainingDivergedError(
                     f"Training diverged (learning_rate={self.learning_rate}, "
@@ -547,6 +567,17 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             cold_start_weight=self.cold_start_weight,
         )
 
+    def _train_choice(self, train_catalog, train_rows, valid_rows, rng):
+        """Fit the choice head (if any) on who rated what; its history, or None."""
+        if self.module_.choice is None:
+            return None
+        pairs = lambda rows: (rows.users.cpu().numpy(), rows.items.cpu().numpy())  # noqa: E731
+        valid_pairs = valid_target = None
+        if valid_rows is not None:
+            valid_pairs, valid_target = pairs(valid_rows), valid_rows.target.cpu().numpy()
+        return fit_choice_head(self.module_, train_catalog, pairs(train_rows), valid_pairs,
+                               valid_target, self.device_, rng, self.verbose)  # fmt: skip
+
     def _encode_validation(self, X_val):
         if self.encoder_ is not None:
             return self.encoder_.transform(X_val)
@@ -623,8 +654,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         return explain(self, X, encoder=encoder)
 
     def recommend(self, users=None, n=10, *, items=None, exclude_seen=True,
-                  user_features=None, item_features=None, encoder=None):
-        """The top `n` items for each user, by predicted rating.
+                  user_features=None, item_features=None, encoder=None, rank_by=None):
+        """The top `n` items for each user, by the choice head or by predicted rating.
 
         Parameters
         ----------
@@ -645,12 +676,23 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         encoder : SAINEncoder or None, default=None
             For a model fitted on encoded input, the encoder that produced
             it; without it ids are encoded ids.
+        rank_by : {"choice", "rating"} or None, default=None
+            ``"choice"`` ranks by the choice head (which items the user is
+            likely to rate: what a top-N list should show); ``"rating"`` by
+            the rating :meth:`predict` gives the pair (how much the user
+            would like an item once rated). None: ``"choice"`` when the model
+            was fitted with ``choice_head=True``, else ``"rating"``. Ranks
+            come from unclipped scores, equal scores ordered by the
+            candidates' order.
 
         Returns
         -------
         recommendations : DataFrame
-            Columns ``user``, ``rank`` (1 = best), ``item`` and ``score`` (the
-            rating :meth:`predict` gives the pair), sorted by user then rank.
+            Columns ``user``, ``rank`` (1 = best), ``item`` and ``score``,
+            sorted by user then rank. ``score`` is the choice head's logit
+            (higher is likelier; only its order within a user means
+            something) or, with ``rank_by="rating"``, the rating
+            :meth:`predict` gives the pair.
 
         Examples
         --------
@@ -665,7 +707,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
 
         return recommend(self, users, n, items=items, exclude_seen=exclude_seen,
                          user_features=user_features, item_features=item_features,
-                         encoder=encoder)
+                         encoder=encoder, rank_by=rank_by)
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):

@@ -56,7 +56,7 @@ def test_returns_a_tidy_table_sorted_by_user_then_rank(model, data):
 
 def test_scores_equal_predict_for_the_same_pairs(model, data):
     X, _ = data
-    recs = model.recommend(X["user_id"].unique()[:6], n=5)
+    recs = model.recommend(X["user_id"].unique()[:6], n=5, rank_by="rating")
     expected = model.predict(pair_rows(X, recs["user"], recs["item"]))
     np.testing.assert_allclose(recs["score"], expected, rtol=1e-5, atol=1e-6)
 
@@ -69,7 +69,7 @@ def test_top_n_are_the_best_unseen_items_by_predict(model, data):
         unseen = [i for i in all_items if (user, i) not in seen]
         predicted = model.predict(pair_rows(X, [user] * len(unseen), unseen))
         best = [unseen[j] for j in np.argsort(-predicted, kind="stable")[:5]]
-        recs = model.recommend(user, n=5)
+        recs = model.recommend(user, n=5, rank_by="rating")
         assert list(recs["item"]) == best
 
 
@@ -123,7 +123,7 @@ def test_unknown_user_needs_features_and_then_uses_content(model, data):
         model.recommend(["newcomer"])
     template = X.iloc[[0]]
     profile = template[USER_COLUMNS].assign(user_id="newcomer")
-    recs = model.recommend(["newcomer"], n=4, user_features=profile)
+    recs = model.recommend(["newcomer"], n=4, user_features=profile, rank_by="rating")
     assert len(recs) == 4 and (recs["user"] == "newcomer").all()
     rows = pair_rows(X, [template["user_id"].iloc[0]] * 4, recs["item"]).assign(
         user_id="newcomer")
@@ -138,7 +138,7 @@ def test_user_features_override_the_training_features(model, data):
     other = X[X["occupation"] != X["occupation"].iloc[0]].iloc[0]
     profile = pd.DataFrame({"user_id": [user], "age": [other["age"]],
                             "gender": [other["gender"]], "occupation": [other["occupation"]]})
-    recs = model.recommend(user, n=3, user_features=profile)
+    recs = model.recommend(user, n=3, user_features=profile, rank_by="rating")
     rows = pair_rows(X, [user] * 3, recs["item"]).assign(
         age=other["age"], gender=other["gender"], occupation=other["occupation"])
     np.testing.assert_allclose(recs["score"], model.predict(rows), rtol=1e-5, atol=1e-6)
@@ -153,7 +153,7 @@ def test_new_items_described_in_item_features_are_candidates(model, data):
     recs = model.recommend(user, n=100, item_features=new)
     assert {1000, 1001} <= set(recs["item"])
     assert len(recs) == X["item_id"].nunique() + 2 - X.loc[X.user_id == user, "item_id"].nunique()
-    only_new = model.recommend(user, items=[1001, 1000], item_features=new)
+    only_new = model.recommend(user, items=[1001, 1000], item_features=new, rank_by="rating")
     rows = pair_rows(X, [user, user], X["item_id"].iloc[[0, 1]]).assign(item_id=[1000, 1001])
     by_item = only_new.set_index("item")["score"]
     np.testing.assert_allclose(by_item.loc[[1000, 1001]], model.predict(rows), rtol=1e-5)
@@ -202,7 +202,7 @@ def test_catalog_keeps_the_last_row_of_each_item():
     y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     model = SAINRegressor(**FAST, clip_predictions=False,
                           encoder=SAINEncoder(user_features=[], item_features=["tag"])).fit(X, y)
-    recs = model.recommend(3, items=[10, 20], exclude_seen=False)
+    recs = model.recommend(3, items=[10, 20], exclude_seen=False, rank_by="rating")
     rows = pd.DataFrame({"user_id": [3, 3], "item_id": [10, 20], "tag": ["new", "x"]})
     expected = pd.Series(model.predict(rows), index=[10, 20])
     np.testing.assert_allclose(recs.set_index("item")["score"].loc[[10, 20]], expected, rtol=1e-5)
@@ -247,12 +247,13 @@ def test_models_with_fewer_feature_sides_match_predict(data, roles):
     X, y = data
     model = SAINRegressor(**FAST, clip_predictions=False, encoder=SAINEncoder(**roles)).fit(X, y)
     users = X["user_id"].unique()[:4]
-    recs = model.recommend(users, n=3)
+    recs = model.recommend(users, n=3, rank_by="rating")
     assert recs.groupby("user").size().eq(3).all()
     expected = model.predict(pair_rows(X, recs["user"], recs["item"]))
     np.testing.assert_allclose(recs["score"], expected, rtol=1e-5, atol=1e-6)
     # a new user needs no more than an id when the model has no user features
-    new = model.recommend("new", n=2, user_features=pd.DataFrame({"user_id": ["new"]}))
+    new = model.recommend("new", n=2, user_features=pd.DataFrame({"user_id": ["new"]}),
+                          rank_by="rating")
     rows = pair_rows(X, [users[0]] * 2, new["item"]).assign(user_id="new")
     np.testing.assert_allclose(new["score"], model.predict(rows), rtol=1e-5, atol=1e-6)
 

@@ -125,11 +125,17 @@ def test_without_early_stopping_runs_all_epochs(ratings):
 
 def test_verbose_prints_one_line_per_epoch(ratings, capsys):
     X_train, _, y_train, _ = ratings
-    SAINRegressor(**{**FAST, "max_epochs": 2}, verbose=1).fit(X_train, y_train)
+    model = SAINRegressor(**{**FAST, "max_epochs": 2}, verbose=1).fit(X_train, y_train)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2
+    rating = [line for line in lines if not line.startswith("choice")]
+    assert len(rating) == 2
     pattern = r"epoch +\d+ \| train loss [\d.]+ \| valid RMSE [\d.]+ \| [\d.]+s"
-    assert all(re.fullmatch(pattern, line) for line in lines)
+    assert all(re.fullmatch(pattern, line) for line in rating)
+    # then one line per epoch of the choice head, and nothing else
+    choice = lines[2:]
+    assert len(choice) == len(model.choice_history_["loss"]) > 0
+    pattern = r"choice epoch +\d+ \| loss [\d.]+ \| valid NDCG@10 [\d.]+ \| [\d.]+s"
+    assert all(re.fullmatch(pattern, line) for line in choice)
 
 
 def test_cold_start_users_and_items_get_finite_feature_driven_predictions(fitted, ratings):
