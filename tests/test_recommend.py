@@ -261,3 +261,97 @@ def test_models_with_fewer_feature_sides_match_predict(data, roles):
 def test_no_users_or_no_candidates_give_an_empty_table(model):
     for recs in (model.recommend([], n=3), model.recommend(n=3, items=[])):
         assert recs.empty and list(recs.columns) == ["user", "rank", "item", "score"]
+
+
+# ------------------------------------------------------------ ranking by choice
+def test_the_choice_head_leaves_predictions_unchanged(data):
+    X, y = data
+    with_head = SAINRegressor(**FAST).fit(X, y)
+    without = SAINRegressor(**FAST, choice_head=False).fit(X, y)
+    np.testing.assert_array_equal(with_head.predict(X), without.predict(X))
+    assert with_head.choice_history_ is not None and without.choice_history_ is None
+
+
+def test_default_ranking_is_choice_logit_plus_weighted_standardised_rating(model, data):
+    X, _ = data
+    weight = model.choice_history_["rating_weight"]
+    n_items = X["item_id"].nunique()
+    for user in X["user_id"].unique()[:3]:
+        logit = model.recommend(user, n=n_items, rank_by="choice").set_index("item")["score"]
+        rating = model.recommend(user, n=n_items, rank_by="rating").set_index("item")["score"]
+        standardised = (rating - model.target_mean_) / model.target_scale_
+        expected = (logit + weight * standardised.loc[logit.index]).sort_values(
+            ascending=False, kind="stable")
+        recs = model.recommend(user, n=4)  # fewer candidates than the rerank depth
+        assert list(recs["item"]) == list(expected.index[:4])
+        np.testing.assert_allclose(recs["score"], expected.iloc[:4], rtol=1e-5, atol=1e-5)
+
+
+def test_choice_and_combined_rankings_are_deterministic_and_exclude_seen(model, data):
+    X, _ = data
+    seen = seen_pairs(X)
+    for rank_by in ("combined", "choice"):
+        recs = model.recommend(n=5, rank_by=rank_by)
+        pd.testing.assert_frame_equal(recs, model.recommend(n=5, rank_by=rank_by))
+        assert not {(u, i) for u, i in zip(recs["user"], recs["item"])} & seen
+        for _, block in recs.groupby("user", sort=False):
+            assert block["score"].is_monotonic_decreasing and block["item"].is_unique
+
+
+def test_equal_choice_scores_keep_the_candidates_order(model, data):
+    X, _ = data
+    # two new items with the same features have the same id (unknown) and the same score
+    new = X.iloc[[0, 0]][ITEM_COLUMNS].assign(item_id=[1000, 1001])
+    user = X["user_id"].iloc[0]
+    for order in ([1001, 1000], [1000, 1001]):
+        recs = model.recommend(user, items=order, item_features=new, rank_by="choice")
+        assert recs["score"].iloc[0] == recs["score"].iloc[1]
+        assert list(recs["item"]) == order
+
+
+def test_new_users_and_items_are_ranked_from_their_features(model, data):
+    X, _ = data
+    profile = X.iloc[[0]][USER_COLUMNS].assign(user_id="newcomer")
+    new = X.iloc[[1]][ITEM_COLUMNS].assign(item_id=1000)
+    for rank_by in ("combined", "choice"):
+        recs = model.recommend("newcomer", n=100, user_features=profile, item_features=new,
+                               rank_by=rank_by)
+        assert 1000 in set(recs["item"]) and np.isfinite(recs["score"]).all()
+        assert len(recs) == X["item_id"].nunique() + 1  # nothing seen
+
+
+def test_rank_by_is_checked(model, data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"rank_by must be one of \('combined', 'choice', "
+                                         r"'rating'\) or None, got 'best'"):
+        model.recommend(n=2, rank_by="best")
+    plain = SAINRegressor(**FAST, clip_predictions=False, choice_head=False).fit(X, y)
+    with pytest.raises(ValueError, match="rank_by='choice' needs the choice head.*"
+                                         "choice_head=True"):
+        plain.recommend(n=2, rank_by="choice")
+    # without the head the default ranks by predicted rating
+    pd.testing.assert_frame_equal(plain.recommend(n=3), plain.recommend(n=3, rank_by="rating"))
+
+
+def test_rankings_survive_joblib_and_the_safe_format(model, tmp_path):
+    import joblib
+
+    from sklearn_sain import load
+
+    joblib.dump(model, tmp_path / "model.joblib")
+    model.save(tmp_path / "model.sain")
+    expected = model.recommend(n=4)
+    for loaded in (joblib.load(tmp_path / "model.joblib"), load(tmp_path / "model.sain")):
+        pd.testing.assert_frame_equal(loaded.recommend(n=4), expected)
+        assert loaded.choice_history_ == model.choice_history_
+
+
+def test_implicit_only_data_ranks_by_choice():
+    # no ratings at all: every interaction gets the same target
+    rng = np.random.RandomState(0)
+    users = np.repeat(np.arange(30), 6)
+    items = (users % 2) * 10 + rng.randint(0, 10, size=users.size)  # two halves, by user parity
+    X = pd.DataFrame({"user_id": users, "item_id": items}).drop_duplicates()
+    model = SAINRegressor(**{**FAST, "max_epochs": 1}).fit(X, np.ones(len(X)))
+    recs = model.recommend(n=3)
+    assert (recs["item"] // 10 == recs["user"] % 2).mean() > 0.8
