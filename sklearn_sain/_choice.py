@@ -79,7 +79,8 @@ class ChoiceHead(nn.Module):
         """
         summed = F.embedding_bag(history, self.history.weight, offsets, mode="sum")
         counts = torch.diff(offsets, append=offsets.new_tensor([history.shape[0]]))
-        vectors = self.user_id(users) + summed * counts.clamp(min=1).to(summed.dtype).rsqrt()[:, None]
+        scale = counts.clamp(min=1).to(summed.dtype).rsqrt()  # |N(u)|^-1/2, as in SVD++
+        vectors = self.user_id(users) + summed * scale[:, None]
         if self.user_features is not None and features is not None:
             vectors = vectors + self.user_features(features)
         return vectors  # (batch, embed_dim)

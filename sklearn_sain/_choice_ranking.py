@@ -36,7 +36,7 @@ _TOP_N = 10
 
 @dataclass(frozen=True, eq=False)
 class Side:
-    """Users or candidate items as arrays: encoded ids, that side's tokens, catalog position (-1: none)."""
+    """Users or candidate items: encoded ids, that side's tokens, catalog position (-1: none)."""
 
     ids: np.ndarray
     tokens: np.ndarray
@@ -113,7 +113,7 @@ def choice_top(module, device, catalog, users, items, depth: int, exclude_seen: 
 
 
 def pair_ratings(module, device, users, items, columns: np.ndarray, batch_size=None):
-    """Standardised ratings (Eq. 9) of each user with the candidates at ``columns`` ``(users, k)``."""
+    """Standardised ratings (Eq. 9) of each user and their candidates at ``columns`` (users, k)."""
     user_index = np.repeat(np.arange(len(users.ids)), columns.shape[1])
     item_index = columns.reshape(-1)
     rows = Rows.from_arrays(users.ids[user_index], items.ids[item_index],

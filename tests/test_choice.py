@@ -25,7 +25,8 @@ def test_user_vector_is_id_plus_scaled_history_plus_mapped_features(head):
     got = head.user_vectors(users, history, offsets, features)
     y = head.history.weight
     sums = [y[[5, 6, 7]].sum(0) / 3**0.5, torch.zeros(5), y[[8, 5]].sum(0) / 2**0.5]
-    expected = head.user_id.weight[users] + torch.stack(sums) + features @ head.user_features.weight.T
+    mapped = features @ head.user_features.weight.T
+    expected = head.user_id.weight[users] + torch.stack(sums) + mapped
     torch.testing.assert_close(got, expected)
     assert got.shape == (3, 5)
 
