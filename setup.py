@@ -35,6 +35,8 @@ setup(
             # deepctr-torch imports requests without declaring it.
             "deepctr-torch",
             "requests",
+            # the ALS and BPR rows of --task ranking
+            "implicit",
             "matplotlib>=3.7",
         ],
     },

@@ -15,6 +15,8 @@ PROTOCOL_DESCRIPTIONS = {
     "new-users": "every test and validation user is unseen in training (user cold start)",
 }
 PROTOCOLS = tuple(PROTOCOL_DESCRIPTIONS)
+# What is measured (--task): rating prediction (RMSE) or top-N ranking (see _ranking).
+TASKS = ("rating", "ranking")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -36,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "of the items / users held out with all their ratings as test "
                              "(a ninth of the rest as validation); rows that use ids only "
                              "are listed as not applicable")
+    parser.add_argument("--task", choices=TASKS, default="rating",
+                        help="rating: RMSE/MAE of predicted ratings; ranking: top-10 "
+                             "recommendation (precision, recall, NDCG, MAP, coverage; rating "
+                             ">= 4 is relevant) with its own rows (see --task ranking --list); "
+                             "--protocol warm or new-items")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="cap on the epochs of every epoch-based model")
     parser.add_argument("--device", default="cpu",

@@ -21,6 +21,10 @@ def _stats(values) -> dict:
 
 def summarise(report: dict) -> dict:
     """Per dataset, per row (in table order): mean and std of each metric over seeds."""
+    if report.get("task") == "ranking":  # --task ranking: its own metrics
+        from ._ranking_report import summarise as summarise_ranking
+
+        return summarise_ranking(report)
     meta = {r["key"]: r for r in report["rows"]}
     summary = {}
     for dataset in report["datasets"]:
@@ -346,6 +350,10 @@ def write_plots(report: dict, out: Path) -> list:
 
 
 def write_outputs(report: dict, out, *, plots=True) -> list:
+    if report.get("task") == "ranking":  # --task ranking: its own tables, no plots
+        from ._ranking_report import write_outputs as write_ranking
+
+        return write_ranking(report, out)
     out = Path(out)
     names = write_plots(report, out) if plots else []
     report["plots"] = names

@@ -196,6 +196,10 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
 def merge_reports(paths, out, *, plots=True, log=print) -> dict:
     """One report from the ``results.json`` of several runs; a later run wins on duplicates."""
     reports = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    tasks = {str(p): r.get("task", "rating") for p, r in zip(paths, reports)}
+    if len(set(tasks.values())) > 1:  # the tables measure different things
+        raise ValueError(f"--merge: the runs measure different tasks ({tasks}); merge the "
+                         "runs of one task at a time.")
     protocols = {str(p): r["options"].get("protocol", "warm") for p, r in zip(paths, reports)}
     if len(set(protocols.values())) > 1:
         # one dataset name would then stand for two different splits
@@ -213,7 +217,11 @@ def merge_reports(paths, out, *, plots=True, log=print) -> dict:
             records[(record["dataset"], record["row"], record["seed"])] = record
         merged["skipped"] += report.get("skipped", [])
         merged["errors"] += report.get("errors", [])
-    order = {row.key: k for k, row in enumerate(ROWS)}
+    if reports[0].get("task") == "ranking":
+        from ._rankers import RANK_ROWS as table
+    else:
+        table = ROWS
+    order = {row.key: k for k, row in enumerate(table)}
     merged["rows"] = sorted(meta.values(), key=lambda m: order.get(m["key"], len(order)))
     merged["results"] = list(records.values())
     merged["missing_datasets"] = {k: v for k, v in missing.items() if k not in merged["datasets"]}
@@ -239,6 +247,8 @@ def merge_reports(paths, out, *, plots=True, log=print) -> dict:
 
 
 def run_from_args(args) -> int:
+    if getattr(args, "speed", False) and getattr(args, "task", "rating") == "ranking":
+        raise SystemExit("benchmark: --speed times the rating model; drop --task ranking")
     if getattr(args, "speed", False):
         from ._speed import run_from_args as run_speed
 
@@ -248,6 +258,10 @@ def run_from_args(args) -> int:
         return 0
     if not args.list and not args.data_dir:
         raise SystemExit("benchmark: --data-dir is required (or --list)")
+    if getattr(args, "task", "rating") == "ranking":
+        from ._ranking import run_from_args as run_ranking
+
+        return run_ranking(args)
     if args.list:
         for row in ROWS:
             only = f" [{', '.join(row.datasets)}]" if row.datasets else ""
