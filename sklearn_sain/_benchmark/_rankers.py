@@ -354,12 +354,13 @@ def sain_recommend(model, task, rank_by: str | None) -> list:
 def _sain_row(rank_by: str | None) -> Callable:
     def run(dataset, seed, ctx):
         model, seconds, shared = _fit_sain(dataset, seed, ctx)
-        info = {"rank_by": rank_by or "default", "epochs_run": int(model.n_iter_),
-                "best_epoch": int(model.best_epoch_)}
+        selected = {"epoch": int(model.best_epoch_)}
         history = getattr(model, "choice_history_", None)
         if history is not None:
-            info.update(choice_epoch=history["best_epoch"],
-                        rating_weight=history["rating_weight"])
+            selected.update(choice_epoch=int(history["best_epoch"]),
+                            rating_weight=float(history["rating_weight"]))
+        info = {"rank_by": rank_by or "default", "epochs_run": int(model.n_iter_),
+                "selected": selected}
         if shared:
             info["shared_fit"] = True
         return Ranked(lambda task: sain_recommend(model, task, rank_by), seconds, info)

@@ -76,7 +76,7 @@ def _dataset_lines(name, described, rows, report) -> list:
         lines.append("| " + " | ".join([label, *cells]) + " |")
     if any(e.get("shared_fit") for e in rows.values()):
         lines += ["", ("¹ A later seed reuses an earlier fit: the row does not depend on the "
-                       "seed (most-popular, EASE, feature-popularity), or both SAIN rows share "
+                       "seed (most-popular, EASE, feature-popularity), or the SAIN rows share "
                        "one fit.")]
     skipped = [s for s in report["skipped"] if s["dataset"] == name]
     errors = [e for e in report["errors"] if e["dataset"] == name]
