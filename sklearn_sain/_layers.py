@@ -35,7 +35,7 @@ class SharedFieldEmbedding(nn.Module):
         # local id l > 0 of a slot's field lives in row l + slot_shift
         self.register_buffer("slot_shift", starts[slot_fields] - 1, persistent=False)
         self.register_buffer("slot_size", sizes[slot_fields], persistent=False)
-        self.n_rows = int(1 + (sizes - 1).sum())
+        self.n_rows = 1 + sum(int(size) - 1 for size in vocabulary_sizes)
         self.table = nn.Embedding(self.n_rows, dim, padding_idx=PAD_ID)
 
     def rows(self, tokens: torch.Tensor) -> torch.Tensor:

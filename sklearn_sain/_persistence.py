@@ -9,14 +9,18 @@ estimator is then rebuilt by this module from validated JSON.
 
 File layout (a torch zip archive)::
 
-    {"format": "sklearn_sain", "format_version": 3,
+    {"format": "sklearn_sain", "format_version": 4,
      "metadata": "<JSON: estimator kind, parameters, fitted state>",
-     "tensors": {"<state dict key>": tensor, ..., "catalog/<name>": tensor, ...}}
+     "tensors": {"<state dict key>": tensor, ..., "catalog/<name>": tensor, ...},
+     "digest": "<SHA-256 of the metadata and the tensors>"}
 
 Version 2 added the ``catalog/`` tensors (the training users and items that
 ``recommend`` needs); version 1 files load without them. Version 3 added
 implicit feedback (its tables and links are module state); earlier files
-describe models without it.
+describe models without it. Version 4 added the digest, which a load checks
+(with the zip members' CRCs) so that a damaged file is refused; earlier
+files load without it. Writing, the integrity checks and the digest live in
+:mod:`sklearn_sain._safe_file`.
 """
 
 from __future__ import annotations
@@ -24,8 +28,6 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import tempfile
-import zipfile
 
 import numpy as np
 import pandas as pd
@@ -34,14 +36,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._encoder import LEGACY_ENCODER_PARAMS, SAINEncoder
 from ._layout import Field, TokenLayout
-from ._model import SAINModule
+from ._model import NORMS, SAINModule
 from ._catalog import Catalog
 from ._regressor import LEGACY_PARAMS, SAINRegressor
+from ._safe_file import NotAZipError, check_archive, payload_digest, write_atomically
 from ._torch_utils import cpu_state_dict, loadable_device, resolve_device
+from ._validation import check_number
 from ._vocabulary_json import decode_vocabulary, encode_vocabulary
 
 FORMAT = "sklearn_sain"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+_DIGEST_SINCE = 4  # the first format version whose files carry a digest
 _CATALOG = "catalog/"  # prefix of the catalog tensors; module state keys never contain "/"
 _KEYS = {"format", "format_version", "metadata", "tensors"}
 _ESTIMATORS = {"SAINRegressor": SAINRegressor, "SAINEncoder": SAINEncoder}
@@ -83,7 +88,9 @@ def save(estimator, path) -> None:
         holds its own encoder.
     path : str, path-like or binary file object
         Destination. A path is written atomically: an existing file is only
-        replaced once the new one is complete.
+        replaced once the new one is complete and flushed to disk. The file
+        gets the permissions ``open`` would give it (those of the file it
+        replaces, or the umask's).
 
     Raises
     ------
@@ -118,27 +125,19 @@ def save(estimator, path) -> None:
         "params": _params(estimator),
         "state": state,
     }
+    # strict JSON: NaN and infinity are stored as tagged hex strings
+    text = json.dumps(metadata, allow_nan=False)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        # strict JSON: NaN and infinity are stored as tagged hex strings
-        "metadata": json.dumps(metadata, allow_nan=False),
+        "metadata": text,
         "tensors": tensors,
+        "digest": payload_digest(text, tensors),
     }
     if hasattr(path, "write"):
         torch.save(payload, path)
         return
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".sain-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_atomically(path, lambda file: torch.save(payload, file))
 
 
 def load(path, *, device=None):
@@ -169,7 +168,8 @@ def load(path, *, device=None):
     ------
     ValueError
         When the file was not written by :func:`save`, was written by a newer
-        format version, or is damaged.
+        format version, or is damaged or truncated (its zip CRCs or its
+        digest do not match its content).
     """
     # a bad device argument is the caller's error, not a damaged file
     target_device = None if device is None else resolve_device(device)
@@ -213,9 +213,10 @@ def _read(path) -> dict:
 def _read_file(file, name) -> dict:
     # torch.save writes a zip archive; anything else (a joblib or pickle stream)
     # is refused before any unpickler sees it
-    if not zipfile.is_zipfile(file):
-        raise ValueError(f"{name} is not a sklearn_sain model file. {_UNTRUSTED_HINT}.")
-    file.seek(0)
+    try:
+        check_archive(file, name)
+    except NotAZipError:
+        raise ValueError(f"{name} is not a sklearn_sain model file. {_UNTRUSTED_HINT}.") from None
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except OSError:
@@ -225,8 +226,8 @@ def _read_file(file, name) -> dict:
             f"{name} is not a sklearn_sain model file: it holds objects other than "
             f"tensors and plain values ({type(exc).__name__}). {_UNTRUSTED_HINT}."
         ) from exc
-    if not (isinstance(payload, dict) and set(payload) == _KEYS
-            and payload["format"] == FORMAT):
+    if not (isinstance(payload, dict) and set(payload) - {"digest"} == _KEYS
+            and payload.get("format") == FORMAT):
         raise ValueError(
             f"{name} is a torch file but not a sklearn_sain model file. {_UNTRUSTED_HINT}."
         )
@@ -243,6 +244,13 @@ def _read_file(file, name) -> dict:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
     ):
         raise ValueError(f"{name} is damaged: unexpected metadata or tensor entries")
+    if ("digest" in payload) != (version >= _DIGEST_SINCE):
+        raise ValueError(f"{name} is damaged: a format version {version} file "
+                         f"{'lacks' if version >= _DIGEST_SINCE else 'cannot have'} a digest")
+    if version >= _DIGEST_SINCE and payload["digest"] != payload_digest(payload["metadata"],
+                                                                       tensors):
+        raise ValueError(f"{name} is damaged or truncated: its content does not match its "
+                         "digest")
     return payload
 
 
@@ -357,6 +365,30 @@ def _set_encoder_state(encoder, state: dict) -> None:
     encoder.vocabularies_ = {
         field: decode_vocabulary(entry) for field, entry in state["vocabularies_"].items()
     }
+    # a repeated value would encode two ways, a wrong size index past the embedding table
+    sizes = {str(key).split(":", 1)[-1]: size for key, size in state["vocabulary_sizes_"].items()}
+    if any(not index.is_unique for index in encoder.vocabularies_.values()) or sizes != {
+        field: len(index) + 2 for field, index in encoder.vocabularies_.items()
+    }:
+        raise ValueError("inconsistent encoder state: vocabularies and their sizes disagree")
+
+
+def _check_module_kwargs(kwargs: dict) -> None:
+    """Refuse network sizes and settings that no fit writes (before anything is allocated)."""
+    for name in ("n_users", "n_items"):
+        check_number(kwargs[name], name, numbers.Integral, min_val=2)
+    for name in ("embed_dim", "feature_dim", "n_heads"):
+        check_number(kwargs[name], name, numbers.Integral, min_val=1)
+    if kwargs["feature_dim"] % kwargs["n_heads"]:
+        raise ValueError("n_heads must divide feature_dim")
+    if kwargs.get("top_k") is not None:
+        check_number(kwargs["top_k"], "top_k", numbers.Integral, min_val=1)
+    check_number(kwargs.get("dropout", 0.0), "dropout", numbers.Real, min_val=0.0, max_val=1.0,
+                 include_boundaries="left")
+    if kwargs.get("norm", "batch") not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}")
+    for size in kwargs["vocabulary_sizes"]:
+        check_number(size, "vocabulary size", numbers.Integral, min_val=2)
 
 
 def _is_mapping(mapping, keys, kind) -> bool:
@@ -457,7 +489,11 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
     model.target_scale_ = float.fromhex(state["target_scale_"])
     low, high = (float.fromhex(v) for v in state["target_range_"])
     model.target_range_ = (low, high)
+    if not (np.isfinite([model.target_mean_, model.target_scale_, low, high]).all()
+            and model.target_scale_ > 0 and low <= high):  # fmt: skip
+        raise ValueError("invalid target statistics (they would predict NaN or a constant)")
     kwargs = {name: _decode_param(value) for name, value in state["_module_kwargs"].items()}
+    _check_module_kwargs(kwargs)
     model._module_kwargs = kwargs
     model.loss_curve_ = [float.fromhex(v) for v in state["loss_curve_"]]
     model.validation_scores_ = [float.fromhex(v) for v in state["validation_scores_"]]
@@ -469,9 +505,18 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
     catalog = {k[len(_CATALOG):]: v.numpy() for k, v in tensors.items() if k.startswith(_CATALOG)}
     if catalog:  # files of format version 1 have none
         model.catalog_ = Catalog.from_arrays(catalog, model.layout_)
+    module_tensors = {k: v for k, v in tensors.items() if not k.startswith(_CATALOG)}
+    # the shapes the metadata implies, on the meta device, which allocates nothing:
+    # an edited size must fail here, not after allocating gigabytes for it
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in SAINModule(**kwargs).state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in module_tensors.items()}
+    if expected != found:
+        wrong = sorted(set(expected) ^ set(found)) or sorted(
+            k for k in expected if expected[k] != found[k])
+        raise ValueError(f"the tensors do not fit the model the metadata describes ({wrong[0]})")
     module = SAINModule(**kwargs)
     # strict: a tensor missing, extra or of another shape means another model; damaged
     # implicit-feedback links fail the load too (ImplicitFeedback checks what it loads)
-    module.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(_CATALOG)},
-                           strict=True)
+    module.load_state_dict(module_tensors, strict=True)
     model.module_ = module.to(model.device_).eval()

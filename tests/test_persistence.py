@@ -1,9 +1,14 @@
 """Safe persistence: tensors + JSON written by save(), read back without unpickling."""
 
 import datetime
+import errno
 import io
 import json
+import os
 import pickle
+import re
+import stat
+import time
 import warnings
 import zipfile
 
@@ -19,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 import sklearn_sain
 from sklearn_sain import SAINEncoder, SAINRegressor
 from sklearn_sain._persistence import FORMAT, FORMAT_VERSION
+from sklearn_sain._safe_file import payload_digest
 
 FAST = dict(max_epochs=2, device="cpu", random_state=0, embed_dim=8, feature_dim=4, batch_size=16)
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -227,7 +233,8 @@ def test_file_holds_only_tensors_and_json(fitted, tmp_path):
     path = tmp_path / "model.sain"
     fitted.save(path)
     payload = torch.load(path, weights_only=True)
-    assert set(payload) == {"format", "format_version", "metadata", "tensors"}
+    assert set(payload) == {"format", "format_version", "metadata", "tensors", "digest"}
+    assert payload["digest"] == payload_digest(payload["metadata"], payload["tensors"])
     assert payload["format"] == FORMAT and payload["format_version"] == FORMAT_VERSION
     metadata = json.loads(payload["metadata"])
     assert metadata["estimator"] == "SAINRegressor"
@@ -297,11 +304,6 @@ def _write_empty(path, model):
     path.write_bytes(b"")
 
 
-def _write_truncated(path, model):
-    model.save(path)
-    path.write_bytes(path.read_bytes()[:500])
-
-
 @pytest.mark.parametrize(
     "write, match",
     [
@@ -315,7 +317,6 @@ def _write_truncated(path, model):
         (_write_numpy, "is not a sklearn_sain model file"),
         (_write_text, "is not a sklearn_sain model file"),
         (_write_empty, "is not a sklearn_sain model file"),
-        (_write_truncated, "not a sklearn_sain model file"),
     ],
 )
 def test_files_save_did_not_write_are_refused_without_running_code(write, match, fitted,
@@ -334,8 +335,18 @@ def test_files_save_did_not_write_are_refused_without_running_code(write, match,
 
 
 def _rewrite(path, edit):
+    """Edit a saved payload as a deliberate editor would: the digest follows the edit.
+
+    (Files of format versions before the digest have none.)
+    """
     payload = torch.load(path, weights_only=True)
     edit(payload)
+    payload.pop("digest", None)
+    version = payload.get("format_version")
+    if isinstance(version, int) and version >= 4 and isinstance(payload.get("metadata"), str) \
+            and isinstance(payload.get("tensors"), dict) \
+            and all(isinstance(v, torch.Tensor) for v in payload["tensors"].values()):
+        payload["digest"] = payload_digest(payload["metadata"], payload["tensors"])
     torch.save(payload, path)
 
 
@@ -623,3 +634,149 @@ def test_content_bias_heads_round_trip(fitted, data, tmp_path):
     torch.testing.assert_close(loaded.module_.item_content_bias.weight,
                                fitted.module_.item_content_bias.weight)
     np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+
+
+# ------------------------------------------------------- damaged files, file modes
+@pytest.mark.parametrize("keep", [500, 0.5, -1])
+def test_truncated_files_are_called_damaged_or_truncated(fitted, tmp_path, keep):
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: keep if isinstance(keep, int) and keep > 0 else
+                          int(len(data) * keep) if keep > 0 else len(data) - 1])
+    with pytest.raises(ValueError, match="damaged or truncated"):
+        sklearn_sain.load(path)
+
+
+def test_flipped_bytes_are_refused_or_change_nothing(fitted, data, tmp_path):
+    # one flipped bit anywhere: the file is refused, or (in bytes nothing reads,
+    # such as zip comments and padding) loads as exactly the saved model
+    X, _ = data
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    original = path.read_bytes()
+    expected = fitted.predict(X)
+    rng = np.random.RandomState(0)
+    outcomes = {"refused": 0, "same": 0}
+    for position in rng.choice(len(original), size=60, replace=False):
+        damaged = bytearray(original)
+        damaged[position] ^= 1 << rng.randint(8)
+        path.write_bytes(bytes(damaged))
+        try:
+            loaded = sklearn_sain.load(path)
+        except ValueError as exc:
+            assert re.search("damaged|truncated|not a sklearn_sain model file|cannot be "
+                             "restored", str(exc)), str(exc)
+            outcomes["refused"] += 1
+            continue
+        np.testing.assert_array_equal(loaded.predict(X), expected)
+        outcomes["same"] += 1
+    assert outcomes["refused"] > 30
+
+
+def test_a_changed_tensor_with_a_stale_digest_is_refused(fitted, tmp_path):
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["tensors"]["gate.weight"].add_(1.0)
+    torch.save(payload, path)  # the digest is the saved one
+    with pytest.raises(ValueError, match="damaged or truncated: its content does not match "
+                                         "its digest"):
+        sklearn_sain.load(path)
+
+
+def test_saved_files_follow_the_umask_and_keep_the_mode_they_replace(fitted, tmp_path):
+    path = tmp_path / "model.sain"
+    previous = os.umask(0o022)
+    try:
+        fitted.save(path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+        os.chmod(path, 0o640)
+        fitted.save(path)  # an overwrite keeps the file's mode
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+        os.umask(0o077)
+        fitted.save(tmp_path / "private.sain")
+        assert stat.S_IMODE(os.stat(tmp_path / "private.sain").st_mode) == 0o600
+    finally:
+        os.umask(previous)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.sain", "private.sain"]
+
+
+def test_a_failed_save_names_the_target_and_leaves_no_temporary_file(fitted, tmp_path,
+                                                                     monkeypatch):
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    before = path.read_bytes()
+
+    def disk_full(payload, file):
+        file.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match=r"Cannot save to .*model\.sain.*No space left") as info:
+        fitted.save(path)
+    assert info.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before  # the old model is untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["model.sain"]
+
+
+def test_stale_temporary_files_of_a_killed_save_are_removed_by_the_next(fitted, tmp_path):
+    path = tmp_path / "model.sain"
+    stale = tmp_path / ".model.sain.abc123.sain-tmp"
+    fresh = tmp_path / ".model.sain.def456.sain-tmp"  # perhaps another process's save
+    other = tmp_path / ".other.sain.abc123.sain-tmp"
+    for leftover in (stale, fresh, other):
+        leftover.write_bytes(b"partial")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    fitted.save(path)
+    assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def _edit_metadata(path, edit):
+    def apply(payload):
+        metadata = json.loads(payload["metadata"])
+        edit(metadata)
+        payload["metadata"] = json.dumps(metadata)
+
+    _rewrite(path, apply)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda m: m["state"]["_module_kwargs"].update(n_users=4_000_000),
+         "do not fit the model the metadata describes"),
+        (lambda m: m["state"]["_module_kwargs"].update(top_k=0), "top_k"),
+        (lambda m: m["state"]["_module_kwargs"].update(n_heads=3), "n_heads must divide"),
+        (lambda m: m["state"].update(target_scale_=float("nan").hex()), "target statistics"),
+        (lambda m: m["state"].update(target_range_=[5.0.hex(), 1.0.hex()]),
+         "target statistics"),
+        (lambda m: m["state"]["encoder_"]["state"]["vocabulary_sizes_"].update(
+            {"user:age": 99}), "vocabularies and their sizes disagree"),
+    ],
+)
+def test_edited_metadata_is_refused_before_anything_is_allocated(edit, match, fitted,
+                                                                 tmp_path):
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+    _edit_metadata(path, edit)
+    with pytest.raises(ValueError, match=match):
+        sklearn_sain.load(path)
+
+
+def test_a_repeated_vocabulary_value_is_refused(fitted, tmp_path):
+    path = tmp_path / "model.sain"
+    fitted.save(path)
+
+    def repeat_a_value(metadata):
+        vocabularies = metadata["state"]["encoder_"]["state"]["vocabularies_"]
+        entry = vocabularies["age"]
+        values = entry["values"]
+        values[1] = values[0]
+        assert json.dumps(entry)  # still valid JSON, now with a value twice
+
+    _edit_metadata(path, repeat_a_value)
+    with pytest.raises(ValueError, match="vocabularies and their sizes disagree"):
+        sklearn_sain.load(path)
