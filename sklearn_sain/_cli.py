@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-epochs", type=int, default=30)
     demo.add_argument("--device", default="auto")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--verbose", type=int, default=0)
+    demo.add_argument("--verbose", type=int, default=1,
+                      help="1: a line per epoch (default); 2: progress within epochs; 0: quiet")
     demo.set_defaults(handler=run_demo)
 
     from ._benchmark._options import add_arguments  # argparse only: the models load lazily

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -33,6 +36,11 @@ from ._validation import (
     target_stats,
 )
 
+
+# a kept model whose validation RMSE exceeds this many times the training
+# mean's is reported as diverged (R² below -1.25); no fit that learned
+# anything comes near it, and the mean is what every fit starts from
+_DIVERGED_FACTOR = 1.5
 
 # ridge strength of bias_init="ridge": each bias is shrunk as if this many extra
 # ratings at the mean were observed; the bias-only baseline of the benchmark
@@ -182,7 +190,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
-        Minimum improvement of the validation RMSE that counts.
+        Minimum improvement of the validation RMSE that counts, in units of
+        the training targets' standard deviation (so rescaling the targets
+        changes nothing).
     weight_averaging : float or None, default=None
         Decay of an exponential moving average of the weights over training
         steps (e.g. 0.999); the average is what gets validated and kept.
@@ -206,7 +216,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         Seeds parameter initialisation, shuffling, dropout and the validation
         split, without touching global random state.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        1 prints one line per epoch (and per epoch of the choice head); 2
+        also prints a progress line within each epoch (share done, rows per
+        second, time left) every five seconds.
 
     Attributes
     ----------
@@ -503,7 +515,29 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         self.validation_scores_ = history.validation_scores
         self.best_epoch_ = history.best_epoch
         self.n_iter_ = history.n_iter
+        self._warn_if_worse_than_the_mean(valid_rows)
         return self
+
+    def _warn_if_worse_than_the_mean(self, valid_rows) -> None:
+        """Warn when the kept model predicts the validation data far worse than the mean.
+
+        A learning rate too large for the data drives the weights far off
+        without making them infinite; the best epoch is then still kept, and
+        would predict worse than the training mean for every row.
+        """
+        if valid_rows is None or not self.validation_scores_:
+            return
+        # the standardised targets are 0 at the training mean
+        mean_rmse = float(torch.sqrt(torch.mean(valid_rows.target**2))) * self.target_scale_
+        best = min(self.validation_scores_)
+        if mean_rmse > 0 and best > _DIVERGED_FACTOR * mean_rmse:
+            warnings.warn(
+                f"The best validation RMSE ({best:.4g}) is {best / mean_rmse:.1f} times that of "
+                f"predicting the training mean ({mean_rmse:.4g}): training probably diverged. "
+                f"Lower learning_rate (now {self.learning_rate}).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _feedback_links(self, rows: Rows, seed: int):
         """The implicit-feedback links of the training ``rows`` (see :func:`training_links`)."""

@@ -79,6 +79,26 @@ class Rows:
         return Rows(pick(self.users), pick(self.items), pick(self.tokens), y)
 
 
+class _Progress:
+    """The ``verbose=2`` line within an epoch: share done, rows per second, time left."""
+
+    interval = 5.0  # seconds between lines
+
+    def __init__(self, epoch: int, n_rows: int, started: float):
+        self.epoch, self.n_rows, self.started = epoch, n_rows, started
+        self.next_print = started + self.interval
+
+    def update(self, rows_done: int) -> None:
+        now = time.perf_counter()
+        if now < self.next_print or not rows_done:
+            return
+        self.next_print = now + self.interval
+        rate = rows_done / (now - self.started)
+        left = (self.n_rows - rows_done) / rate
+        print(f"epoch {self.epoch:3d} | {100 * rows_done / self.n_rows:3.0f}% | "
+              f"{rate:,.0f} rows/s | {left:.0f}s left in the epoch", flush=True)
+
+
 @dataclass
 class History:
     loss_curve: list = field(default_factory=list)
@@ -293,6 +313,13 @@ def train_module(
 
     ``predict_batch_size`` is the batch of the validation pass each epoch.
 
+    ``tol`` is in units of the target's standard deviation (``target_scale``),
+    like the learning rate and the penalties, which act on standardised
+    targets: ratings in thousandths and in units stop at the same epoch.
+
+    ``verbose=1`` prints a line per epoch; ``verbose=2`` also a progress line
+    within each epoch (rows per second and the time left) every few seconds.
+
     A positive ``cold_start_weight`` adds, with that weight, the errors of the
     combined score as it would be for an unseen item and for an unseen user
     (:meth:`SAINModule.training_terms` with ``cold_scores``) to the loss.
@@ -313,10 +340,13 @@ def train_module(
     cold = cold_start_weight > 0
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
+        progress = _Progress(epoch, n_rows, started) if verbose >= 2 else None
         module.train()
         order = torch.as_tensor(rng.permutation(n_rows), device=device)
         total, n_batches = torch.zeros((), device=device), 0
         for users, items, rows, target in _batches(module, train, order, batch_size):
+            if progress is not None:
+                progress.update(n_batches * batch_size)
             scores, penalty = module.training_terms(users, items, rows, cold)
             batch_loss = stacked_loss(scores[:3], target, loss)
             if cold:
@@ -345,7 +375,7 @@ def train_module(
             score = float(torch.sqrt(torch.mean(error**2))) * target_scale
             history.validation_scores.append(score)
             message += f" | valid RMSE {score:.4f}"
-            if score < best_score - tol:
+            if score < best_score - tol * target_scale:
                 best_score, stale, history.best_epoch = score, 0, epoch
                 best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
             else:

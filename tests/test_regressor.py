@@ -344,3 +344,33 @@ def test_voting_regressor_averages_seeded_fits(ratings):
     members = np.array([member.predict(X_test) for member in ensemble.estimators_])
     assert not np.allclose(members[0], members[1])  # the seeds differ
     np.testing.assert_allclose(ensemble.predict(X_test), members.mean(axis=0))
+
+
+def test_a_diverging_fit_warns_and_names_the_learning_rate(ratings):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X_train, _, y_train, _ = ratings
+    with pytest.warns(ConvergenceWarning, match=r"times that of predicting the training mean.*"
+                                                r"learning_rate \(now 10.0\)"):
+        SAINRegressor(**{**FAST, "max_epochs": 2}, learning_rate=10.0).fit(X_train, y_train)
+
+
+def test_a_normal_fit_does_not_warn_about_divergence(ratings):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    X_train, _, y_train, _ = ratings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        SAINRegressor(**{**FAST, "max_epochs": 2}).fit(X_train, y_train)
+        # nor on a constant target, which the mean predicts exactly
+        SAINRegressor(**{**FAST, "max_epochs": 2}).fit(X_train, np.full(len(y_train), 4.0))
+
+
+def test_rescaled_targets_stop_at_the_same_epoch(ratings):
+    X_train, _, y_train, _ = ratings
+    params = {**FAST, "max_epochs": 6, "n_iter_no_change": 1, "tol": 1e-3}
+    small = SAINRegressor(**params).fit(X_train, y_train / 1000)
+    plain = SAINRegressor(**params).fit(X_train, y_train)
+    assert (small.n_iter_, small.best_epoch_) == (plain.n_iter_, plain.best_epoch_)

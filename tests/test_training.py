@@ -177,3 +177,32 @@ def test_weight_averaging_averages_floats_and_copies_integer_buffers():
     update(ints, [torch.tensor([5, 9])], 1)
     torch.testing.assert_close(floats[0], torch.tensor([1.1, 2.2]))
     assert ints[0].tolist() == [5, 9]  # torch's own update would truncate 5 * 0.9 + 5 * 0.1
+
+
+def test_tol_is_relative_to_the_target_scale():
+    # the same standardised problem in two units: a tol in target units would
+    # stop the small-unit fit at once (each improvement is far below 1e-3 there)
+    rows = tiny_rows(64, seed=0)
+    stops = []
+    for scale in (1.0, 1e-3):
+        history = train_module(tiny_module(), rows, rows, loss="rmse", l2_reg=0.0,
+                               learning_rate=0.01, batch_size=16, max_epochs=8,
+                               early_stopping=True, n_iter_no_change=1, tol=1e-3,
+                               target_scale=scale, rng=np.random.RandomState(0))
+        stops.append((history.n_iter, history.best_epoch))
+    assert stops[0] == stops[1] and stops[0][1] > 2
+
+
+def test_verbose_2_prints_progress_within_epochs(capsys, monkeypatch):
+    import re
+
+    from sklearn_sain import _training
+
+    monkeypatch.setattr(_training._Progress, "interval", 0.0)  # a line every batch
+    fit(tiny_module(), tiny_rows(64), verbose=2, max_epochs=1)
+    lines = capsys.readouterr().out.strip().splitlines()
+    progress = [line for line in lines if "rows/s" in line]
+    assert len(progress) == 3  # after batches 1-3 of 4 (the first call has nothing done)
+    pattern = r"epoch +1 \| +\d+% \| [\d,]+ rows/s \| \d+s left in the epoch"
+    assert all(re.fullmatch(pattern, line) for line in progress), progress
+    assert re.fullmatch(r"epoch +1 \| train loss [\d.]+ \| [\d.]+s", lines[-1])
