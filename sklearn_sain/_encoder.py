@@ -7,6 +7,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._drift import warn_on_type_drift
 from ._tokenize import (
     cell_keys,
     column_values,
@@ -275,6 +276,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
                 column_values(data, self._positions[field]), field, index, self.sep, is_id
             )
             found = self.vocabularies_[field].get_indexer(uniques)
+            warn_on_type_drift(self.vocabularies_[field], uniques, found, field)
             ids = np.where(found < 0, UNK_ID, found + 2).astype(np.int32)
             encoded.append((rows, ids[codes], exploded))
         return self._assemble(encoded, index)

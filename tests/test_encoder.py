@@ -714,3 +714,30 @@ def test_min_ids_maps_values_of_too_few_users_or_items_to_unknown():
         .vocabularies_["director"].empty
     with pytest.raises(ValueError, match="min_ids"):
         SAINEncoder(min_ids=0).fit(X)
+
+
+def test_ids_given_as_another_type_than_in_fit_warn_naming_the_column():
+    X = pd.DataFrame({"user_id": [1, 2, 3, 1], "item_id": [10, 20, 10, 30],
+                      "genre": ["a", "b", "a", "c"]})
+    encoder = SAINEncoder().fit(X)
+    with pytest.warns(UserWarning, match=r"Column 'user_id' holds string values where fit saw "
+                                         r"integer ones: 100% of its distinct values are unseen"):
+        encoded = encoder.transform(X.assign(user_id=X["user_id"].astype(str)))
+    assert (encoded.iloc[:, 0] == 1).all()  # every row is a new user, as the warning says
+
+
+def test_a_feature_column_of_another_type_warns_too():
+    X = pd.DataFrame({"user_id": [1, 2, 3, 1], "item_id": [10, 20, 10, 30],
+                      "year": [1990, 1991, 1990, 1995]})
+    encoder = SAINEncoder(user_features=[], item_features=["year"]).fit(X)
+    with pytest.warns(UserWarning, match="Column 'year' holds string values"):
+        encoder.transform(X.assign(year=X["year"].astype(str)))
+
+
+def test_new_ids_of_the_same_type_do_not_warn():
+    X = pd.DataFrame({"user_id": [1, 2, 3, 1], "item_id": [10, 20, 10, 30]})
+    encoder = SAINEncoder().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        encoder.transform(X.assign(user_id=X["user_id"] + 100))  # all new, same type
+        encoder.transform(X.assign(user_id=X["user_id"].astype(float)))  # 1.0 matches 1
