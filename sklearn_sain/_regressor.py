@@ -32,6 +32,7 @@ from ._training import Rows, predict_batch_rows, predict_rows, torch_threads, tr
 from ._validation import (
     TrainingDivergedError,
     check_target,
+    check_weights,
     standardise,
     target_stats,
 )
@@ -379,13 +380,13 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             )
         return encoded
 
-    def _rows(self, encoded: pd.DataFrame, target=None) -> Rows:
+    def _rows(self, encoded: pd.DataFrame, target=None, weight=None) -> Rows:
         users, items, tokens = self.layout_.arrays(encoded, dtype=np.int32)  # half of int64
         if target is not None:
             target = standardise(target, self.target_mean_, self.target_scale_)
-        return Rows.from_arrays(users, items, tokens, target, self.device_)
+        return Rows.from_arrays(users, items, tokens, target, self.device_, weight)
 
-    def fit(self, X, y, eval_set=None):
+    def fit(self, X, y, eval_set=None, sample_weight=None):
         """Fit the model on ratings.
 
         Parameters
@@ -397,6 +398,14 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             Ratings.
         eval_set : tuple (X_val, y_val), default=None
             Validation data for early stopping and best-epoch selection.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each rating in the training loss (the
+            squared errors of a batch are weighted; a weight of 2 counts a
+            rating about as twice, not exactly, since training samples
+            mini-batches). None weighs every rating 1. Validation RMSE, the
+            starting biases (``bias_init``) and the choice head do not use
+            the weights, but a rating of weight 0 counts nowhere (not in
+            the target statistics or the starting biases either).
 
         Returns
         -------
@@ -414,7 +423,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         """
         try:
             with torch_threads(self.n_threads):
-                return self._fit(X, y, eval_set)
+                return self._fit(X, y, eval_set, sample_weight)
         except BaseException:
             # a failed refit must not leave the previous model next to the new
             # layout: predict would then index embeddings with the wrong ids
@@ -426,18 +435,22 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             delattr(self, name)
         vars(self).pop("_module_kwargs", None)
 
-    def _fit(self, X, y, eval_set):
+    def _fit(self, X, y, eval_set, sample_weight):
         self._validate_params()
         encoded = self._encode(X, fit=True)
         y = self._check_target(y, n_rows=len(encoded))
+        if sample_weight is not None:
+            sample_weight = check_weights(sample_weight, len(y))
         vocabulary_sizes = None if self.encoder_ is None else self.encoder_.vocabulary_sizes_
         self.layout_ = layout_of(encoded, vocabulary_sizes)
         self.catalog_ = build_catalog(encoded, self.layout_)
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
 
-        self.target_mean_, self.target_scale_ = target_stats(y)
-        self.target_range_ = (float(np.min(y)), float(np.max(y)))
+        # rows of weight 0 must not shape anything: not even the target statistics
+        counted = y if sample_weight is None else y[sample_weight > 0]
+        self.target_mean_, self.target_scale_ = target_stats(counted)
+        self.target_range_ = (float(np.min(counted)), float(np.max(counted)))
 
         train_index = np.arange(len(y))
         valid_rows = None
@@ -455,7 +468,15 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             n_valid = min(max(1, int(round(self.validation_fraction * len(y)))), len(y) - 1)
             valid_index, train_index = np.sort(shuffled[:n_valid]), np.sort(shuffled[n_valid:])
             valid_rows = self._rows(encoded.iloc[valid_index], y[valid_index])
-        train_rows = self._rows(encoded.iloc[train_index], y[train_index])
+        weight = None
+        if sample_weight is not None:
+            # scaled to a mean of 1, so that the learning rate means what it does unweighted
+            weight = sample_weight[train_index]
+            weight = weight / weight.mean() if weight.sum() > 0 else weight
+            if not weight.any():
+                raise ValueError("sample_weight is 0 for every training row; at least one "
+                                 "rating must have a positive weight")
+        train_rows = self._rows(encoded.iloc[train_index], y[train_index], weight)
 
         self._module_kwargs = dict(
             self.layout_.module_kwargs(),
@@ -549,10 +570,14 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                               self.implicit_max_links, seed)  # fmt: skip
 
     def _ridge_biases(self, rows: Rows):
-        """Global mean, user and item biases of the bias-only fit of ``rows`` (``bias_init``)."""
-        return ridge_biases(rows.users.cpu().numpy(), rows.items.cpu().numpy(),
-                            rows.target.cpu().numpy(), self.layout_.n_users, self.layout_.n_items,
-                            reg=_BIAS_RIDGE)  # fmt: skip
+        """Global mean, user and item biases of the bias-only fit of ``rows`` (``bias_init``).
+
+        Rows of weight 0 are left out; the other weights are not used.
+        """
+        counted = slice(None) if rows.weight is None else (rows.weight > 0).cpu().numpy()
+        return ridge_biases(rows.users.cpu().numpy()[counted], rows.items.cpu().numpy()[counted],
+                            rows.target.cpu().numpy()[counted], self.layout_.n_users,
+                            self.layout_.n_items, reg=_BIAS_RIDGE)  # fmt: skip
 
     def _build_module(self) -> SAINModule:
         try:

@@ -50,21 +50,25 @@ def _ids(values, device) -> torch.Tensor:
 
 @dataclass
 class Rows:
-    """Encoded rows on one device: ids, tokens and (standardised) targets.
+    """Encoded rows on one device: ids, tokens, (standardised) targets and weights.
 
     ``users``, ``items`` ``(n,)`` and ``tokens`` ``(n, slots)`` are integer
-    tensors (int32 when the ids fit, else int64); ``target`` is float32.
+    tensors (int32 when the ids fit, else int64); ``target`` and ``weight``
+    (None: every row counts once) are float32.
     """
 
     users: torch.Tensor
     items: torch.Tensor
     tokens: torch.Tensor
     target: torch.Tensor | None = None
+    weight: torch.Tensor | None = None
 
     @classmethod
-    def from_arrays(cls, users, items, tokens, target, device):
-        y = None if target is None else torch.as_tensor(target, dtype=torch.float32).to(device)
-        return cls(_ids(users, device), _ids(items, device), _ids(tokens, device), y)
+    def from_arrays(cls, users, items, tokens, target, device, weight=None):
+        as_float = lambda a: None if a is None else torch.as_tensor(  # noqa: E731
+            a, dtype=torch.float32).to(device)
+        return cls(_ids(users, device), _ids(items, device), _ids(tokens, device),
+                   as_float(target), as_float(weight))
 
     def __len__(self) -> int:
         return self.users.shape[0]
@@ -76,7 +80,8 @@ class Rows:
         else:
             pick = lambda t: t[index]  # noqa: E731
         y = None if self.target is None else pick(self.target)
-        return Rows(pick(self.users), pick(self.items), pick(self.tokens), y)
+        weight = None if self.weight is None else pick(self.weight)
+        return Rows(pick(self.users), pick(self.items), pick(self.tokens), y, weight)
 
 
 class _Progress:
@@ -117,9 +122,17 @@ def joint_loss(output, target: torch.Tensor, kind: str) -> torch.Tensor:
     return stacked_loss(scores, target, kind)
 
 
-def stacked_loss(scores: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    """:func:`joint_loss` of the three scores stacked as ``(3, batch)``."""
-    mse = (scores - target).square().mean(dim=-1)  # (3,)
+def stacked_loss(scores: torch.Tensor, target: torch.Tensor, kind: str,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """:func:`joint_loss` of the scores stacked as ``(k, batch)``.
+
+    ``weight`` (one per row, scaled to a mean of 1 over the training rows)
+    weighs each row's squared errors; None counts every row once.
+    """
+    squared = (scores - target).square()
+    if weight is not None:
+        squared = squared * weight
+    mse = squared.mean(dim=-1)  # (k,)
     if kind == "rmse":
         mse = (mse + 1e-8).sqrt()
     return mse.sum()
@@ -270,14 +283,18 @@ def predict_rows(module, rows: Rows, batch_size: int | None = None) -> torch.Ten
 
 
 def _batches(module, train: Rows, order: torch.Tensor, batch_size: int):
-    """``(users, items, feature rows, target)`` of each batch, in ``order``."""
+    """``(users, items, feature rows, target, weight)`` of each batch, in ``order``.
+
+    ``weight`` is None when the rows carry none.
+    """
     chunk = max(batch_size, _CHUNK_ROWS // batch_size * batch_size)
     for first in range(0, len(order), chunk):
         part = train.take(order[first : first + chunk])
         rows = module.token_rows(part.tokens)
         for start in range(0, len(part), batch_size):
             batch = slice(start, start + batch_size)
-            yield part.users[batch], part.items[batch], rows[batch], part.target[batch]
+            weight = None if part.weight is None else part.weight[batch]
+            yield part.users[batch], part.items[batch], rows[batch], part.target[batch], weight
 
 
 def train_module(
@@ -344,13 +361,13 @@ def train_module(
         module.train()
         order = torch.as_tensor(rng.permutation(n_rows), device=device)
         total, n_batches = torch.zeros((), device=device), 0
-        for users, items, rows, target in _batches(module, train, order, batch_size):
+        for users, items, rows, target, weight in _batches(module, train, order, batch_size):
             if progress is not None:
                 progress.update(n_batches * batch_size)
             scores, penalty = module.training_terms(users, items, rows, cold)
-            batch_loss = stacked_loss(scores[:3], target, loss)
+            batch_loss = stacked_loss(scores[:3], target, loss, weight)
             if cold:
-                cold_loss = stacked_loss(scores[3:], target, loss)
+                cold_loss = stacked_loss(scores[3:], target, loss, weight)
                 batch_loss = batch_loss + cold_start_weight * cold_loss
             if l2_reg:
                 batch_loss = batch_loss + l2_reg * penalty

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils import check_scalar
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import _check_sample_weight, check_array, column_or_1d
 
 _ROW_TYPES = (list, tuple, np.ndarray)
 
@@ -83,6 +83,15 @@ def check_target(y, n_rows=None, name="y"):
             f"{name} contains {what} at position {bad[0]}; every rating must be a finite number"
         )
     return y
+
+
+def check_weights(sample_weight, n_rows: int) -> np.ndarray:
+    """``sample_weight`` as a finite, non-negative float64 array with one value per row."""
+    weight = _check_sample_weight(sample_weight, np.empty((n_rows, 0)), dtype=np.float64,
+                                  ensure_non_negative=True)  # fmt: skip
+    if not np.isfinite(weight).all():
+        raise ValueError("sample_weight must be finite")
+    return weight
 
 
 def target_stats(y):

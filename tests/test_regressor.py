@@ -40,8 +40,13 @@ def rmse(a, b):
 
 
 @parametrize_with_checks(
-    [SAINRegressor(encoder=SAINEncoder(user_col=0, item_col=1, user_features=[]), max_epochs=3, device="cpu",
-                   random_state=0)]
+    [SAINRegressor(encoder=SAINEncoder(user_col=0, item_col=1, user_features=[]), max_epochs=3,
+                   device="cpu", random_state=0)],
+    expected_failed_checks=lambda estimator: {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "training samples shuffled mini-batches: a row of weight 2 is not exactly the "
+            "same row twice (sample_weight is tested in test_sample_weight_* instead)"),
+    },
 )
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
@@ -374,3 +379,54 @@ def test_rescaled_targets_stop_at_the_same_epoch(ratings):
     small = SAINRegressor(**params).fit(X_train, y_train / 1000)
     plain = SAINRegressor(**params).fit(X_train, y_train)
     assert (small.n_iter_, small.best_epoch_) == (plain.n_iter_, plain.best_epoch_)
+
+
+def test_sample_weight_of_ones_changes_nothing_and_zero_weights_ignore_rows(ratings):
+    X_train, X_test, y_train, _ = ratings
+    params = {**FAST, "max_epochs": 2, "early_stopping": False}
+    plain = SAINRegressor(**params).fit(X_train, y_train)
+    ones = SAINRegressor(**params).fit(X_train, y_train, sample_weight=np.ones(len(y_train)))
+    np.testing.assert_array_equal(plain.predict(X_test), ones.predict(X_test))
+    # rows of weight 0 do not move the model: wild targets there change nothing
+    wild = y_train.copy()
+    ignored = np.arange(len(y_train)) % 3 == 0
+    wild[ignored] = np.where(wild[ignored] > 3, 1.0, 5.0)
+    weight = (~ignored).astype(float)
+    first = SAINRegressor(**params).fit(X_train, wild, sample_weight=weight)
+    second = SAINRegressor(**params).fit(X_train, y_train, sample_weight=weight)
+    np.testing.assert_allclose(first.predict(X_test), second.predict(X_test), rtol=1e-5)
+
+
+def test_sample_weight_pulls_predictions_towards_the_heavy_rows(ratings):
+    X_train, _, y_train, _ = ratings
+    heavy = np.asarray(X_train["user_id"]) % 2 == 0
+    y = np.where(heavy, 5.0, 1.0)
+    params = {**FAST, "max_epochs": 3, "early_stopping": False, "learning_rate": 3e-3}
+    weighted = SAINRegressor(**params).fit(X_train, y, sample_weight=np.where(heavy, 10.0, 0.1))
+    plain = SAINRegressor(**params).fit(X_train, y)
+    light_rows = X_train[~heavy]
+    assert weighted.predict(light_rows).mean() > plain.predict(light_rows).mean() + 0.05
+
+
+def test_bad_sample_weight_is_refused(ratings):
+    X_train, _, y_train, _ = ratings
+    model = SAINRegressor(**FAST)
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        model.fit(X_train, y_train, sample_weight=-np.ones(len(y_train)))
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(3,\)"):
+        model.fit(X_train, y_train, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="sample_weight contains infinity"):
+        model.fit(X_train, y_train, sample_weight=np.full(len(y_train), np.inf))
+
+
+def test_pipelines_pass_sample_weight_to_the_regressor(ratings):
+    from sklearn.pipeline import make_pipeline
+
+    X_train, X_test, y_train, _ = ratings
+    params = {**FAST, "max_epochs": 2, "early_stopping": False}
+    weight = np.linspace(0.5, 2.0, len(y_train))
+    pipe = make_pipeline(SAINEncoder(), SAINRegressor(**params))
+    pipe.fit(X_train, y_train, sainregressor__sample_weight=weight)
+    direct = make_pipeline(SAINEncoder(), SAINRegressor(**params))
+    direct.fit(X_train, y_train)
+    assert not np.array_equal(pipe.predict(X_test), direct.predict(X_test))

@@ -132,7 +132,7 @@ def test_every_row_is_trained_once_per_epoch():
     module = tiny_module()
     rows = tiny_rows(100)
     order = torch.randperm(100)
-    seen = [target for *_, target in _batches(module, rows, order, batch_size=16)]
+    seen = [target for *_, target, _weight in _batches(module, rows, order, batch_size=16)]
     assert [len(t) for t in seen] == [16] * 6 + [4]
     torch.testing.assert_close(torch.cat(seen), rows.target[order])
 
