@@ -78,10 +78,12 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         When both ``user_features`` and ``item_features`` are None, each other
         column's role is inferred: a column whose value never changes within
         a user is a user feature, else one that never changes within an item
-        is an item feature, else (a per-interaction column such as a
-        timestamp) ``fit`` raises a ``ValueError`` naming it. When only
-        one list is given, every other column goes to the other role. When
-        both are given, unlisted columns are ignored.
+        is an item feature, else it describes the interaction (a time of
+        day, a device, the day of a review): such *context* columns join the
+        item features, so that their tokens enter the attention with the
+        item's, and are listed in ``context_features_``. When only one list
+        is given, every other column goes to the other role. When both are
+        given, unlisted columns are ignored.
 
     item_features : list of str or int, default=None
         Columns describing the item; see ``user_features``.
@@ -121,7 +123,13 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         User feature fields, in output order.
 
     item_features_ : list of str
-        Item feature fields, in output order.
+        Item feature fields, in output order (context columns included).
+
+    context_features_ : list of str
+        The item features whose role was inferred as context: their values
+        change within a user and within an item. ``recommend`` reads them,
+        like the other item features, from each item's last training row
+        unless ``item_features`` gives them. Empty when roles were given.
 
     multi_valued_ : dict of str to bool
         For every field (ids included), whether a training cell held a list
@@ -212,6 +220,8 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
     def __setstate__(self, state):
         for name, value in LEGACY_ENCODER_PARAMS.items():  # pickles from before the parameter
             state.setdefault(name, value)
+        if "user_col_" in state:  # fitted before context columns were inferred
+            state.setdefault("context_features_", [])
         self.__dict__.update(state)
 
     def fit(self, X, y=None):
@@ -423,9 +433,10 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
                 rows, codes = rows[kept], codes[kept]
             cells[pos] = rows, codes, uniques
 
+        context = []
         if user_feats is None and item_feats is None:
-            user_feats, item_feats = self._infer_roles(
-                cells, ids[user_pos][1], ids[item_pos][1], names, n_rows
+            user_feats, item_feats, context = self._infer_roles(
+                cells, ids[user_pos][1], ids[item_pos][1], n_rows
             )
         elif user_feats is None:
             user_feats = [p for p in candidates if p not in item_feats]
@@ -435,6 +446,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         self.user_col_, self.item_col_ = names[user_pos], names[item_pos]
         self.user_features_ = [names[p] for p in user_feats]
         self.item_features_ = [names[p] for p in item_feats]
+        self.context_features_ = [names[p] for p in context]
         self._positions = {
             names[p]: p for p in [user_pos, item_pos, *user_feats, *item_feats]
         }
@@ -514,9 +526,10 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
             )
         return ids["user_col"], ids["item_col"], *lists.values()
 
-    def _infer_roles(self, cells, user_codes, item_codes, names, n_rows):
+    def _infer_roles(self, cells, user_codes, item_codes, n_rows):
+        """User features, item features (context last) and the context columns."""
         n_users, n_items = user_codes.max() + 1, item_codes.max() + 1
-        users, items = [], []
+        users, items, context = [], [], []
         for pos, (rows, codes, uniques) in cells.items():
             keys = cell_keys(n_rows, rows, codes, len(uniques))
             if constant_within(keys, user_codes, n_users):
@@ -524,15 +537,11 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
             elif constant_within(keys, item_codes, n_items):
                 items.append(pos)
             else:
-                # SAIN has a user side and an item side only; guessing would
-                # silently attach a per-interaction column (a timestamp, a
-                # context) to one of them.
-                raise ValueError(
-                    f"Cannot infer the role of column {names[pos]!r}: its value changes "
-                    "within a user and within an item. Pass it in user_features= or "
-                    "item_features= (or leave it out of both lists to drop it)."
-                )
-        return users, items
+                # a per-interaction column: SAIN has a user side and an item
+                # side only, and the item side is where the paper's attention
+                # meets what is being rated
+                context.append(pos)
+        return users, items + context, context
 
     def _output_fields(self):
         return [

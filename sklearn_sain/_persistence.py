@@ -54,7 +54,7 @@ _ESTIMATORS = {"SAINRegressor": SAINRegressor, "SAINEncoder": SAINEncoder}
 _ENCODER_STATE = (
     "n_features_in_", "feature_names_in_", "user_col_", "item_col_", "user_features_",
     "item_features_", "_positions", "multi_valued_", "field_widths_", "vocabularies_",
-    "vocabulary_sizes_",
+    "vocabulary_sizes_", "context_features_",
 )
 _REGRESSOR_STATE = (
     "n_features_in_", "feature_names_in_", "encoder_", "layout_", "device_", "target_mean_",
@@ -340,6 +340,7 @@ def _encoder_state(encoder) -> dict:
 
 
 def _set_encoder_state(encoder, state: dict) -> None:
+    state = {"context_features_": [], **state}  # files from before context columns
     missing = [name for name in _ENCODER_STATE
                if name not in state and name != "feature_names_in_"]
     if missing:
@@ -355,6 +356,8 @@ def _set_encoder_state(encoder, state: dict) -> None:
         and _is_mapping(state["vocabularies_"], fields, dict)
         and all(isinstance(v, int) for v in state["vocabulary_sizes_"].values())
         and min(state["field_widths_"].values()) >= 1
+        and isinstance(state["context_features_"], list)
+        and set(state["context_features_"]) <= set(state["item_features_"])
     ):
         raise ValueError("inconsistent encoder state")
     for name in _ENCODER_STATE:

@@ -42,6 +42,8 @@ from ._validation import (
 # mean's is reported as diverged (R² below -1.25); no fit that learned
 # anything comes near it, and the mean is what every fit starts from
 _DIVERGED_FACTOR = 1.5
+# validation rows below which RMSE ratios are noise (a 5-row table's one held-out row)
+_MIN_JUDGED = 30
 
 # ridge strength of bias_init="ridge": each bias is shrunk as if this many extra
 # ratings at the mean were observed; the bias-only baseline of the benchmark
@@ -546,7 +548,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         without making them infinite; the best epoch is then still kept, and
         would predict worse than the training mean for every row.
         """
-        if valid_rows is None or not self.validation_scores_:
+        if valid_rows is None or not self.validation_scores_ or len(valid_rows) < _MIN_JUDGED:
             return
         # the standardised targets are 0 at the training mean
         mean_rmse = float(torch.sqrt(torch.mean(valid_rows.target**2))) * self.target_scale_

@@ -326,16 +326,37 @@ def test_inference_compares_cells_as_sets():
     assert SAINEncoder().fit(X).user_features_ == ["tags"]
 
 
-def test_column_varying_within_users_and_items_needs_an_explicit_role():
-    X = pd.DataFrame(
-        {"user_id": [1, 1, 2, 2], "item_id": [7, 8, 7, 8], "hour": [1, 2, 3, 4]}
-    )
-    with pytest.raises(ValueError, match=r"'hour'.*user_features= or\s+item_features="):
-        SAINEncoder().fit(X)
+def test_column_varying_within_users_and_items_is_context_on_the_item_side():
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [7, 8, 7, 8], "hour": [1, 2, 3, 4],
+                      "age": [30, 30, 40, 40], "genre": ["a", "b", "a", "b"]})
+    enc = SAINEncoder().fit(X)
+    assert enc.user_features_ == ["age"]
+    assert enc.item_features_ == ["genre", "hour"] and enc.context_features_ == ["hour"]
+    out = enc.transform(X)
+    assert list(out.columns) == ["user:user_id", "item:item_id", "user:age[0]",
+                                 "item:genre[0]", "item:hour[0]"]
+    assert out["item:hour[0]"].tolist() == [2, 3, 4, 5]  # one token per row, as it varies
+    # explicit roles still win, and list no context
     enc = SAINEncoder(user_features=["hour"]).fit(X)
-    assert (enc.user_features_, enc.item_features_) == (["hour"], [])
+    assert (enc.user_features_, enc.context_features_) == (["hour"], [])
     enc = SAINEncoder(user_features=[], item_features=[]).fit(X)
-    assert (enc.user_features_, enc.item_features_) == ([], [])
+    assert (enc.user_features_, enc.item_features_, enc.context_features_) == ([], [], [])
+
+
+def test_regressor_fits_and_predicts_with_a_context_column():
+    rng = np.random.RandomState(0)
+    n = 400
+    users, items = rng.randint(0, 20, n), rng.randint(0, 15, n)
+    hour = rng.randint(0, 4, n)
+    X = pd.DataFrame({"user_id": users, "item_id": items, "hour": hour})
+    y = 3.0 + (hour >= 2) + rng.normal(0, 0.1, n)  # the context carries the signal
+    from sklearn_sain import SAINRegressor
+
+    model = SAINRegressor(max_epochs=15, device="cpu", random_state=0, learning_rate=3e-3,
+                          embed_dim=8, feature_dim=4).fit(X, y)
+    assert model.encoder_.context_features_ == ["hour"]
+    late, early = X.assign(hour=3), X.assign(hour=0)
+    assert model.predict(late).mean() > model.predict(early).mean() + 0.2  # 0 if ignored
 
 
 def test_one_list_given_sends_the_rest_to_the_other_role(ratings):
