@@ -217,7 +217,25 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         self.min_ids = min_ids
         self.max_values = max_values
 
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
+        if "vocabularies_" not in state:
+            return state
+        from ._persistence import fitted_state_array
+
+        # numpy bytes of the safe format instead of pandas indexes: skops can save them
+        array = fitted_state_array(self)
+        if array is not None:
+            state = {k: v for k, v in state.items() if not (k.endswith("_") or k == "_positions")}
+            state["_fitted_state"] = array
+        return state
+
     def __setstate__(self, state):
+        state = dict(state)
+        if "_fitted_state" in state:
+            from ._persistence import fitted_attributes
+
+            state.update(fitted_attributes(state.pop("_fitted_state")))
         for name, value in LEGACY_ENCODER_PARAMS.items():  # pickles from before the parameter
             state.setdefault(name, value)
         if "user_col_" in state:  # fitted before context columns were inferred

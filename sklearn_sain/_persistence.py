@@ -25,6 +25,7 @@ files load without it. Writing, the integrity checks and the digest live in
 
 from __future__ import annotations
 
+import io
 import json
 import numbers
 import os
@@ -200,6 +201,32 @@ def load(path, *, device=None):
             "damaged or was edited"
         ) from exc
     return estimator
+
+
+# ------------------------------------------------------- pickling and skops
+def fitted_state_array(estimator):
+    """The fitted state of ``estimator`` as the bytes of a safe-format file (a uint8 array).
+
+    ``__getstate__`` of both estimators stores this instead of their torch
+    module and pandas vocabularies: a pickle stays loadable on any device,
+    and skops, which refuses tensors and pandas indexes, can save a fitted
+    estimator holding only numpy arrays and plain values. None when the
+    state cannot be written that way (a parameter the format cannot hold);
+    the caller then pickles the object as it is.
+    """
+    buffer = io.BytesIO()
+    try:
+        save(estimator, buffer)
+    except (TypeError, ValueError):
+        return None
+    return np.frombuffer(buffer.getvalue(), dtype=np.uint8).copy()
+
+
+def fitted_attributes(array) -> dict:
+    """The fitted attributes of the estimator saved by :func:`fitted_state_array`."""
+    loaded = load(io.BytesIO(np.asarray(array, dtype=np.uint8).tobytes()))
+    params = loaded.get_params(deep=False)
+    return {name: value for name, value in vars(loaded).items() if name not in params}
 
 
 # ---------------------------------------------------------------- file level

@@ -56,6 +56,10 @@ LEGACY_PARAMS = {"bias_init": "zeros", "content_bias": False, "cold_start_weight
                  "id_dropout": 0.0, "token_dropout": 0.0, "choice_head": False}
 
 
+# the key of the fitted state (a safe-format file as bytes) in __getstate__
+_FITTED_STATE = "_fitted_state"
+
+
 def default_encoder() -> SAINEncoder:
     """The encoder :class:`SAINRegressor` clones when its ``encoder`` is None.
 
@@ -772,13 +776,29 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):
-        state = self.__dict__.copy()
-        if "module_" in state:
-            # CPU tensors only: a pickle made on a GPU machine must load anywhere
+        state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
+        if "module_" not in state:
+            return state
+        from ._persistence import fitted_state_array
+
+        # the fitted state as a safe-format file: numpy bytes that any device
+        # (and skops, which refuses tensors) can load
+        array = fitted_state_array(self)
+        if array is None:  # a parameter the format cannot hold: CPU tensors then
             state["module_"] = cpu_state_dict(self.module_)
+            return state
+        fitted = [name for name in state if name.endswith("_") or name == "_module_kwargs"]
+        for name in fitted:
+            del state[name]
+        state[_FITTED_STATE] = array
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        if _FITTED_STATE in state:
+            from ._persistence import fitted_attributes
+
+            state.update(fitted_attributes(state.pop(_FITTED_STATE)))
         # pickles from before implicit feedback existed describe models without it
         state.setdefault("implicit_feedback", False)
         state.setdefault("implicit_max_links", 256)

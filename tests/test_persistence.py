@@ -334,6 +334,17 @@ def test_files_save_did_not_write_are_refused_without_running_code(write, match,
     assert CODE_RAN == []
 
 
+def old_pickle_state(model):
+    """What a pickle held before the fitted state became safe-format bytes.
+
+    The live attributes, with the network as a dict of CPU tensors.
+    """
+    state = dict(vars(model))
+    state["module_"] = {k: v.detach().cpu() for k, v in model.module_.state_dict().items()}
+    state["_module_kwargs"] = dict(state["_module_kwargs"])
+    return state
+
+
 def _rewrite(path, edit):
     """Edit a saved payload as a deliberate editor would: the digest follows the edit.
 
@@ -520,7 +531,7 @@ def test_format_version_2_file_loads_as_a_model_without_implicit_feedback(data, 
 def test_pickle_from_before_implicit_feedback_loads_without_it(data):
     X, y = data
     model = SAINRegressor(**FAST, implicit_feedback=False).fit(X, y)
-    state = model.__getstate__()
+    state = old_pickle_state(model)
     del state["implicit_feedback"], state["implicit_max_links"]
     for name in ("implicit_feedback", "n_user_links", "n_item_links"):
         del state["_module_kwargs"][name]
@@ -614,7 +625,7 @@ def test_file_from_before_cold_start_loads_without_it(fitted_before_cold_start, 
 
 def test_pickle_from_before_cold_start_loads_without_it(fitted_before_cold_start, data):
     X, _ = data
-    state = fitted_before_cold_start.__getstate__()
+    state = old_pickle_state(fitted_before_cold_start)
     for name in ("content_bias", "cold_start_weight", "id_dropout"):
         del state[name]
         state["_module_kwargs"].pop(name, None)
@@ -780,3 +791,43 @@ def test_a_repeated_vocabulary_value_is_refused(fitted, tmp_path):
     _edit_metadata(path, repeat_a_value)
     with pytest.raises(ValueError, match="vocabularies and their sizes disagree"):
         sklearn_sain.load(path)
+
+
+def test_pickles_hold_the_fitted_state_as_safe_format_bytes(fitted, data):
+    X, _ = data
+    state = fitted.__getstate__()
+    assert isinstance(state["_fitted_state"], np.ndarray)
+    assert state["_fitted_state"].dtype == np.uint8
+    assert not any(isinstance(v, (torch.Tensor, torch.nn.Module, pd.Index))
+                   for v in state.values())
+    assert "module_" not in state and "encoder_" not in state
+    assert isinstance(fitted.module_, torch.nn.Module)  # pickling did not strip the live model
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+    pd.testing.assert_frame_equal(again.recommend(n=3), fitted.recommend(n=3))
+
+
+def test_old_pickles_of_the_live_attributes_still_load(fitted, data):
+    X, _ = data
+    old = SAINRegressor.__new__(SAINRegressor)
+    old.__setstate__(old_pickle_state(fitted))
+    np.testing.assert_array_equal(old.predict(X), fitted.predict(X))
+
+
+def test_skops_round_trips_fitted_estimators_trusting_only_sklearn_sain(fitted, data, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    from sklearn.pipeline import make_pipeline
+
+    X, y = data
+    pipe = make_pipeline(SAINEncoder(), SAINRegressor(**FAST)).fit(X, y)
+    for estimator in (fitted, fitted.encoder_, pipe):
+        path = tmp_path / "model.skops"
+        sio.dump(estimator, path)
+        untrusted = sio.get_untrusted_types(file=path)
+        assert set(untrusted) <= {"sklearn_sain._regressor.SAINRegressor",
+                                  "sklearn_sain._encoder.SAINEncoder"}, untrusted
+        loaded = sio.load(path, trusted=untrusted)
+        if isinstance(estimator, SAINEncoder):
+            pd.testing.assert_frame_equal(loaded.transform(X), estimator.transform(X))
+        else:
+            np.testing.assert_array_equal(loaded.predict(X), estimator.predict(X))

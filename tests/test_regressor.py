@@ -206,10 +206,10 @@ def test_joblib_round_trip_gives_identical_predictions(fitted, ratings, tmp_path
     assert all(t.device.type == "cpu" for t in loaded.module_.state_dict().values())
 
 
-def test_pickle_holds_cpu_tensors_only(fitted):
+def test_pickle_holds_no_tensors(fitted):
     state = fitted.__getstate__()
-    assert isinstance(state["module_"], dict)
-    assert all(t.device.type == "cpu" for t in state["module_"].values())
+    # the fitted state travels as the bytes of a safe-format file (CPU tensors inside)
+    assert not any(isinstance(v, (torch.Tensor, torch.nn.Module)) for v in state.values())
     assert isinstance(fitted.module_, torch.nn.Module)  # pickling did not strip the live model
 
 
