@@ -139,3 +139,43 @@ def early_stopping_loop(train_epoch, validate, get_state, set_state, max_epochs,
     if best_state is not None:
         set_state(best_state)
     return scores, best_epoch
+
+
+DEFAULT_INSTALL_HINT = "pip install sklearn-sain[bench]"
+
+
+def row_meta(row) -> dict:
+    """The description of ``row`` that a results file keeps."""
+    return {"key": row.key, "label": row.label, "family": row.family,
+            "paper": getattr(row, "paper", None), "note": row.note,
+            "requires": list(row.requires), "cold": row.cold}  # fmt: skip
+
+
+def skip_record(dataset, row, protocol) -> dict | None:
+    """Why ``row`` is not run on ``dataset``: not applicable to the protocol, or not installed."""
+    unfit = row.not_applicable(protocol)
+    if unfit:
+        return {"dataset": dataset.name, "row": row.key, "reason": unfit,
+                "not_applicable": protocol}  # fmt: skip
+    absent = row.missing_packages()
+    if absent:
+        hint = getattr(row, "install_hint", DEFAULT_INSTALL_HINT)
+        return {"dataset": dataset.name, "row": row.key,
+                "reason": f"not installed: {', '.join(absent)} ({hint})"}  # fmt: skip
+    return None
+
+
+def skip_lines(report: dict, dataset: str, unavailable: str = "skipped") -> list:
+    """Report lines for the rows of ``dataset`` that did not run (``unavailable``: their verb)."""
+    skipped = [s for s in report["skipped"] if s["dataset"] == dataset]
+    errors = [e for e in report["errors"] if e["dataset"] == dataset]
+    if not (skipped or errors):
+        return []
+    return [
+        "",
+        *(f"- not applicable `{s['row']}` ({s['not_applicable']} protocol): {s['reason']}"
+          for s in skipped if s.get("not_applicable")),
+        *(f"- {unavailable} `{s['row']}`: {s['reason']}"
+          for s in skipped if not s.get("not_applicable")),
+        *(f"- failed `{e['row']}` (seed {e['seed']}): {e['error']}" for e in errors),
+    ]

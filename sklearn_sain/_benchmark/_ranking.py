@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import Context
+from ._common import Context, row_meta, skip_record
 from ._data import cold_protocol, find_datasets, subsample
 from ._machine import describe_machine, machine_info
 from ._options import PROTOCOL_DESCRIPTIONS, QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS
@@ -206,24 +206,6 @@ def select_rows(patterns=None) -> list:
     return chosen
 
 
-def _row_meta(row) -> dict:
-    return {"key": row.key, "label": row.label, "family": row.family, "paper": None,
-            "note": row.note, "requires": list(row.requires), "cold": row.cold}  # fmt: skip
-
-
-def _skip_record(dataset, row, protocol) -> dict | None:
-    """Why ``row`` is not run on ``dataset``: not applicable or not installed (None: it runs)."""
-    unfit = row.not_applicable(protocol)
-    if unfit:
-        return {"dataset": dataset.name, "row": row.key, "reason": unfit,
-                "not_applicable": protocol}  # fmt: skip
-    absent = row.missing_packages()
-    if absent:
-        reason = f"not installed: {', '.join(absent)} ({row.install_hint})"
-        return {"dataset": dataset.name, "row": row.key, "reason": reason}
-    return None
-
-
 def _describe(dataset, tasks) -> dict:
     described = dataset.describe()
     described["ranking"] = {
@@ -292,7 +274,7 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
                     "protocol": protocol, "task": "ranking", "top_n": TOP_N},
         "protocol": f"{general} Split protocol {protocol}: {PROTOCOL_DESCRIPTIONS[protocol]}.",
         "machine": machine, "datasets": {}, "missing_datasets": missing,
-        "rows": [_row_meta(r) for r in rows], "results": [], "skipped": [], "errors": [],
+        "rows": [row_meta(r) for r in rows], "results": [], "skipped": [], "errors": [],
     }  # fmt: skip
     started = time.perf_counter()
     for dataset in found:
@@ -301,7 +283,7 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
         log(f"\n== {dataset.title}: {len(tasks['test'].users)} test users, "
             f"{len(tasks['test'].candidates)} candidate items")  # fmt: skip
         for row in rows:
-            skip = _skip_record(dataset, row, protocol)
+            skip = skip_record(dataset, row, protocol)
             if skip:
                 report["skipped"].append(skip)
                 status = "not applicable" if skip.get("not_applicable") else "skipped"

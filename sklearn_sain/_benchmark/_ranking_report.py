@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ._common import skip_lines
 from ._machine import describe_machine
-from ._report import _fmt, _rst_table, _seconds, _stats
+from ._report import format_cell, rst_table, format_seconds, summary_stats
 
 METRICS = ("test_precision", "test_recall", "test_ndcg", "test_map", "test_coverage",
            "validation_ndcg", "fit_seconds")  # fmt: skip
@@ -26,7 +27,7 @@ def summarise(report: dict) -> dict:
                 continue
             entry = {"label": meta["label"], "family": meta["family"],
                      "seeds": [r["seed"] for r in records]}  # fmt: skip
-            entry.update({m: _stats([r[m] for r in records]) for m in METRICS})
+            entry.update({m: summary_stats([r[m] for r in records]) for m in METRICS})
             if any(r["info"].get("shared_fit") for r in records):
                 entry["shared_fit"] = True
             selected = [r["info"]["selected"] for r in records if "selected" in r["info"]]
@@ -51,8 +52,8 @@ def _selected(entry) -> str:
 
 
 def _cells(entry) -> list:
-    cells = [_fmt(entry[m]) for m in METRICS[:-1]]
-    return [*cells, _seconds(entry["fit_seconds"]), _selected(entry)]
+    cells = [format_cell(entry[m]) for m in METRICS[:-1]]
+    return [*cells, format_seconds(entry["fit_seconds"]), _selected(entry)]
 
 
 def _dataset_lines(name, described, rows, report) -> list:
@@ -78,16 +79,7 @@ def _dataset_lines(name, described, rows, report) -> list:
         lines += ["", ("¹ A later seed reuses an earlier fit: the row does not depend on the "
                        "seed (most-popular, EASE, feature-popularity), or the SAIN rows share "
                        "one fit.")]
-    skipped = [s for s in report["skipped"] if s["dataset"] == name]
-    errors = [e for e in report["errors"] if e["dataset"] == name]
-    if skipped or errors:
-        lines.append("")
-        lines += [f"- not applicable `{s['row']}` ({s['not_applicable']} protocol): {s['reason']}"
-                  for s in skipped if s.get("not_applicable")]
-        lines += [f"- not available `{s['row']}`: {s['reason']}"
-                  for s in skipped if not s.get("not_applicable")]
-        lines += [f"- failed `{e['row']}` (seed {e['seed']}): {e['error']}" for e in errors]
-    return lines + [""]
+    return lines + skip_lines(report, name, "not available") + [""]
 
 
 def markdown(report: dict) -> str:
@@ -125,7 +117,7 @@ def rst_tables(report: dict) -> str:
         title = f"{described['title']} (top-N)"
         lines += [title, "~" * len(title), ""]
         body = [[e["label"].replace("*", "\\*"), *_cells(e)] for e in rows.values()]
-        lines += _rst_table(HEADER, body)
+        lines += rst_table(HEADER, body)
     return "\n".join(lines)
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ._common import skip_lines
 from ._machine import describe_machine
 from ._paper import PAPER_NOTE, PAPER_TABLE2
 
 _METRICS = ("test_rmse", "test_mae", "validation_rmse", "fit_seconds")
 
 
-def _stats(values) -> dict:
+def summary_stats(values) -> dict:
     values = np.asarray(values, dtype=float)
     std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return {"mean": float(values.mean()), "std": std}
@@ -35,10 +36,10 @@ def summarise(report: dict) -> dict:
                 continue
             entry = {"label": meta[key]["label"], "family": meta[key]["family"],
                      "paper": meta[key]["paper"], "seeds": [r["seed"] for r in records]}
-            entry.update({m: _stats([r[m] for r in records]) for m in _METRICS})
+            entry.update({m: summary_stats([r[m] for r in records]) for m in _METRICS})
             sparse = [r.get("test_rmse_sparse_users") for r in records]
             if all(v is not None for v in sparse):  # warm runs with sparse users only
-                entry["test_rmse_sparse_users"] = _stats(sparse)
+                entry["test_rmse_sparse_users"] = summary_stats(sparse)
             epochs = [(r["info"].get("best_epoch"), r["info"].get("epochs_run")) for r in records]
             if all(b is not None and n is not None for b, n in epochs):
                 entry["best_epoch"] = [b for b, _ in epochs]
@@ -56,13 +57,13 @@ def summarise(report: dict) -> dict:
     return summary
 
 
-def _fmt(stat, digits=4) -> str:
+def format_cell(stat, digits=4) -> str:
     if stat["std"] > 0:
         return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
     return f"{stat['mean']:.{digits}f}"
 
 
-def _seconds(stat) -> str:
+def format_seconds(stat) -> str:
     return f"{stat['mean']:.1f}" if stat["mean"] < 100 else f"{stat['mean']:.0f}"
 
 
@@ -96,11 +97,11 @@ def _table_header(described) -> list:
 
 def _table_cells(entry, described) -> list:
     """The cells of one row after its label, in the order of :func:`_table_header`."""
-    cells = [_fmt(entry["test_rmse"]), _fmt(entry["test_mae"])]
+    cells = [format_cell(entry["test_rmse"]), format_cell(entry["test_mae"])]
     if _shows_sparse_users(described):
         sparse = entry.get("test_rmse_sparse_users")
-        cells.append(_fmt(sparse) if sparse else "")
-    cells += [_fmt(entry["validation_rmse"]), _seconds(entry["fit_seconds"]), _epochs(entry)]
+        cells.append(format_cell(sparse) if sparse else "")
+    cells += [format_cell(entry["validation_rmse"]), format_seconds(entry["fit_seconds"]), _epochs(entry)]
     paper = PAPER_TABLE2.get(described.get("paper_column") or "")
     if paper:
         published = paper.get(entry["paper"]) if entry["paper"] else None
@@ -145,15 +146,7 @@ def _dataset_markdown(name, described, rows, report, plots) -> list:
                       "current default): the fit is shared, not repeated."]
     if paper:
         lines += ["", PAPER_NOTE]
-    skipped = [s for s in report["skipped"] if s["dataset"] == name]
-    errors = [e for e in report["errors"] if e["dataset"] == name]
-    if skipped or errors:
-        lines.append("")
-        lines += [f"- not applicable `{s['row']}` ({s['not_applicable']} protocol): {s['reason']}"
-                  for s in skipped if s.get("not_applicable")]
-        lines += [f"- skipped `{s['row']}`: {s['reason']}"
-                  for s in skipped if not s.get("not_applicable")]
-        lines += [f"- failed `{e['row']}` (seed {e['seed']}): {e['error']}" for e in errors]
+    lines += skip_lines(report, name)
     sweep = _top_k_rows(rows)
     if sweep:
         n_tokens = sweep[0][1].get("n_tokens")
@@ -163,8 +156,8 @@ def _dataset_markdown(name, described, rows, report, plots) -> list:
                   "| --- | --- | --- | --- | --- |"]  # fmt: skip
         for _, e in sweep:
             k = "all" if e.get("top_k") is None else str(e["top_k"])
-            lines.append(f"| {k} | {_fmt(e['validation_rmse'])} | {_fmt(e['test_rmse'])} | "
-                         f"{_fmt(e['test_mae'])} | {_epochs(e)} |")  # fmt: skip
+            lines.append(f"| {k} | {format_cell(e['validation_rmse'])} | {format_cell(e['test_rmse'])} | "
+                         f"{format_cell(e['test_mae'])} | {_epochs(e)} |")  # fmt: skip
         if f"figure4_topk_{name}.png" in plots:
             lines += ["", f"![RMSE against top_k](figure4_topk_{name}.png)"]
     if f"curves_{name}.png" in plots:
@@ -227,7 +220,7 @@ def markdown(report: dict, plots=()) -> str:
     return "\n".join(lines)
 
 
-def _rst_table(header, body, indent="   ") -> list:
+def rst_table(header, body, indent="   ") -> list:
     lines = [".. list-table::", f"{indent}:header-rows: 1", ""]
     for row in [header, *body]:
         lines.append(f"{indent}* - {row[0] or ' '}")
@@ -248,16 +241,16 @@ def rst_tables(report: dict) -> str:
                 continue
             label = e["label"].replace("*", "\\*") + (" (shared fit)" if e.get("shared_fit") else "")
             body.append([label, *_table_cells(e, described)])
-        lines += _rst_table(_table_header(described), body)
+        lines += rst_table(_table_header(described), body)
         sweep = _top_k_rows(rows)
         if sweep:
             n_tokens = sweep[0][1].get("n_tokens")
             lines += [f"Figure 4 on this dataset (top_k; all = {n_tokens} tokens):", ""]
             body = [["all" if e.get("top_k") is None else str(e["top_k"]),
-                     _fmt(e["validation_rmse"]), _fmt(e["test_rmse"]), _fmt(e["test_mae"]),
+                     format_cell(e["validation_rmse"]), format_cell(e["test_rmse"]), format_cell(e["test_mae"]),
                      _epochs(e)] for _, e in sweep]  # fmt: skip
             header = ["top_k", "Valid RMSE", "Test RMSE", "Test MAE", "Best/run epochs"]
-            lines += _rst_table(header, body)
+            lines += rst_table(header, body)
     return "\n".join(lines)
 
 

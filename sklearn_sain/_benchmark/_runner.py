@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _deepctr, _myfm, _ncf, _sain, _simple, _surprise
-from ._common import Context, mae, rmse
+from ._common import Context, mae, rmse, row_meta, skip_record
 from ._data import cold_protocol, find_datasets, sparse_user_rows, subsample
 from ._machine import describe_machine, machine_info
 from ._options import PROTOCOL_DESCRIPTIONS, QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS, add_arguments
@@ -60,28 +60,10 @@ def select_rows(patterns=None) -> list:
     return chosen
 
 
-def _row_meta(row) -> dict:
-    return {"key": row.key, "label": row.label, "family": row.family, "paper": row.paper,
-            "note": row.note, "requires": list(row.requires), "cold": row.cold}  # fmt: skip
-
-
 def _evaluation_text(protocol: str) -> str:
     """The report's statement of the protocol: this module's second paragraph, then the split."""
     general = __doc__.split("\n\n")[1].strip().replace("\n", " ")
     return f"{general} Split protocol {protocol}: {PROTOCOL_DESCRIPTIONS[protocol]}."
-
-
-def _skip_record(dataset, row, protocol) -> dict | None:
-    """Why ``row`` is not run on ``dataset``: not applicable to the protocol, or not installed."""
-    unfit = row.not_applicable(protocol)
-    if unfit:
-        return {"dataset": dataset.name, "row": row.key, "reason": unfit,
-                "not_applicable": protocol}  # fmt: skip
-    absent = row.missing_packages()
-    if absent:
-        reason = f"not installed: {', '.join(absent)} (pip install sklearn-sain[bench])"
-        return {"dataset": dataset.name, "row": row.key, "reason": reason}
-    return None
 
 
 def run_benchmark(data_dir, out, *, seeds=(0,), datasets=None, models=None, quick=False,
@@ -133,7 +115,7 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
         "machine": machine,
         "datasets": {d.name: d.describe() for d in found},
         "missing_datasets": missing,
-        "rows": [_row_meta(r) for r in rows],
+        "rows": [row_meta(r) for r in rows],
         "results": [], "skipped": [], "errors": [],
     }  # fmt: skip
     started = time.perf_counter()
@@ -148,7 +130,7 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
         for row in rows:
             if row.datasets is not None and dataset.name not in row.datasets:
                 continue
-            skip = _skip_record(dataset, row, protocol)
+            skip = skip_record(dataset, row, protocol)
             if skip:
                 report["skipped"].append(skip)
                 status = "not applicable" if skip.get("not_applicable") else "skipped"
