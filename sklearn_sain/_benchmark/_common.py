@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import io
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -179,3 +180,21 @@ def skip_lines(report: dict, dataset: str, unavailable: str = "skipped") -> list
           for s in skipped if not s.get("not_applicable")),
         *(f"- failed `{e['row']}` (seed {e['seed']}): {e['error']}" for e in errors),
     ]
+
+
+def skipped(report: dict, dataset, row, protocol, log) -> bool:
+    """Record and log why ``row`` does not run on ``dataset``; False when it runs."""
+    skip = skip_record(dataset, row, protocol)
+    if skip:
+        report["skipped"].append(skip)
+        status = "not applicable" if skip.get("not_applicable") else "skipped"
+        log(f"  {row.label}: {status} ({skip['reason']})")
+    return skip is not None
+
+
+def record_failure(report: dict, dataset, row, seed, exc, log) -> None:
+    """Record and log a row that raised: one failing row must not end a run."""
+    report["errors"].append({"dataset": dataset.name, "row": row.key, "seed": seed,
+                             "error": f"{type(exc).__name__}: {exc}",
+                             "traceback": traceback.format_exc()})  # fmt: skip
+    log(f"  {row.label} seed {seed}: FAILED {type(exc).__name__}: {exc}")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..datasets import _find_data_folder, load_sain_movielens, load_yelp
-from ._options import DATASET_NAMES, PROTOCOLS
+from ._options import DATASET_NAMES, PROTOCOLS, QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS
 
 _ML_USER = ["age", "gender", "occupation"]
 _ML_ITEM = ["year", "genres", "actor", "director"]
@@ -257,3 +257,17 @@ def sparse_user_rows(dataset: Dataset) -> np.ndarray | None:
     counts = dataset.train[0]["user_id"].value_counts()
     seen = dataset.test[0]["user_id"].map(counts).fillna(0).to_numpy()
     return seen <= SPARSE_USER_MAX_RATINGS
+
+
+def load_for_protocol(data_dir, datasets, *, protocol: str, quick: bool, yelp_split_seed: int):
+    """The datasets found under ``data_dir``, split for ``protocol`` (subsampled when ``quick``).
+
+    Returns ``(found, missing)``; raises FileNotFoundError when none is found.
+    """
+    found, missing = find_datasets(data_dir, datasets, yelp_split_seed=yelp_split_seed)
+    if not found:
+        raise FileNotFoundError(f"No dataset found under {data_dir}: {missing}")
+    found = [cold_protocol(d, protocol) for d in found]  # the warm protocol keeps them
+    if quick:
+        found = [subsample(d, QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS) for d in found]
+    return found, missing

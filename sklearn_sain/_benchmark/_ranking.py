@@ -30,7 +30,6 @@ from __future__ import annotations
 import fnmatch
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,10 +37,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import Context, row_meta, skip_record
-from ._data import cold_protocol, find_datasets, subsample
+from ._common import Context, record_failure, row_meta, skipped
+from ._data import load_for_protocol
 from ._machine import describe_machine, machine_info
-from ._options import PROTOCOL_DESCRIPTIONS, QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS
+from ._options import PROTOCOL_DESCRIPTIONS
 
 RELEVANT_RATING = 4.0  # a rating >= this makes an item relevant (MovieLens, Yelp: 1-5 stars)
 TOP_N = 10
@@ -255,12 +254,8 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
     rows = select_rows(models)
     machine = machine_info()
     log(f"machine: {describe_machine(machine)}")
-    found, missing = find_datasets(data_dir, datasets, yelp_split_seed=yelp_split_seed)
-    if not found:
-        raise FileNotFoundError(f"No dataset found under {data_dir}: {missing}")
-    found = [cold_protocol(d, protocol) for d in found]
-    if quick:
-        found = [subsample(d, QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS) for d in found]
+    found, missing = load_for_protocol(data_dir, datasets, protocol=protocol, quick=quick,
+                                       yelp_split_seed=yelp_split_seed)
     ctx = Context(quick=quick, device=device, max_epochs=max_epochs, verbose=verbose, log=log)
     general = __doc__.split("\n\n")[1].strip().replace("\n", " ")  # the protocol paragraph
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 (3.10)
@@ -283,11 +278,7 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
         log(f"\n== {dataset.title}: {len(tasks['test'].users)} test users, "
             f"{len(tasks['test'].candidates)} candidate items")  # fmt: skip
         for row in rows:
-            skip = skip_record(dataset, row, protocol)
-            if skip:
-                report["skipped"].append(skip)
-                status = "not applicable" if skip.get("not_applicable") else "skipped"
-                log(f"  {row.label}: {status} ({skip['reason']})")
+            if skipped(report, dataset, row, protocol, log):
                 continue
             for seed in seeds:
                 try:
@@ -295,10 +286,7 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
                     scores = {split: evaluate(fitted.recommend(task), task)
                               for split, task in tasks.items()}  # the one test look
                 except Exception as exc:  # noqa: BLE001 (one failing row must not end the run)
-                    report["errors"].append({"dataset": dataset.name, "row": row.key, "seed": seed,
-                                             "error": f"{type(exc).__name__}: {exc}",
-                                             "traceback": traceback.format_exc()})  # fmt: skip
-                    log(f"  {row.label} seed {seed}: FAILED {type(exc).__name__}: {exc}")
+                    record_failure(report, dataset, row, seed, exc, log)
                     break
                 record = {"dataset": dataset.name, "row": row.key, "label": row.label,
                           "family": row.family, "seed": seed, "protocol": protocol,

@@ -28,17 +28,16 @@ import json
 import os
 import sys
 import time
-import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from . import _deepctr, _myfm, _ncf, _sain, _simple, _surprise
-from ._common import Context, mae, rmse, row_meta, skip_record
-from ._data import cold_protocol, find_datasets, sparse_user_rows, subsample
+from ._common import Context, mae, record_failure, rmse, row_meta, skipped
+from ._data import load_for_protocol, sparse_user_rows
 from ._machine import describe_machine, machine_info
-from ._options import PROTOCOL_DESCRIPTIONS, QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS, add_arguments
+from ._options import PROTOCOL_DESCRIPTIONS, add_arguments
 from ._report import summarise, write_outputs
 
 # Table order: references, SAIN rows, peers, then the top-K sweep.
@@ -97,12 +96,8 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
     rows = select_rows(models)
     machine = machine_info()
     log(f"machine: {describe_machine(machine)}")
-    found, missing = find_datasets(data_dir, datasets, yelp_split_seed=yelp_split_seed)
-    if not found:
-        raise FileNotFoundError(f"No dataset found under {data_dir}: {missing}")
-    found = [cold_protocol(d, protocol) for d in found]  # the warm protocol keeps them
-    if quick:
-        found = [subsample(d, QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS) for d in found]
+    found, missing = load_for_protocol(data_dir, datasets, protocol=protocol, quick=quick,
+                                       yelp_split_seed=yelp_split_seed)
     ctx = Context(quick=quick, device=device, max_epochs=max_epochs, verbose=verbose, log=log)
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -130,11 +125,7 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
         for row in rows:
             if row.datasets is not None and dataset.name not in row.datasets:
                 continue
-            skip = skip_record(dataset, row, protocol)
-            if skip:
-                report["skipped"].append(skip)
-                status = "not applicable" if skip.get("not_applicable") else "skipped"
-                log(f"  {row.label}: {status} ({skip['reason']})")
+            if skipped(report, dataset, row, protocol, log):
                 continue
             for seed in seeds:
                 try:
@@ -142,10 +133,7 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
                     val_pred = np.clip(fitted.predict(X_val), low, high)
                     test_pred = np.clip(fitted.predict(X_test), low, high)  # the one test look
                 except Exception as exc:  # one failing peer must not end the run
-                    report["errors"].append({"dataset": dataset.name, "row": row.key, "seed": seed,
-                                             "error": f"{type(exc).__name__}: {exc}",
-                                             "traceback": traceback.format_exc()})  # fmt: skip
-                    log(f"  {row.label} seed {seed}: FAILED {type(exc).__name__}: {exc}")
+                    record_failure(report, dataset, row, seed, exc, log)
                     break
                 record = {
                     "dataset": dataset.name, "row": row.key, "label": row.label,
