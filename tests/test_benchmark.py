@@ -550,8 +550,6 @@ def test_benchmark_new_items_protocol_end_to_end(data_dir, tmp_path):
 
 
 def test_cold_split_comes_before_the_quick_subsample(data_dir, tmp_path, monkeypatch):
-    from sklearn_sain._benchmark import _data
-
     monkeypatch.setattr(_data, "QUICK_TRAIN_ROWS", 50)
     monkeypatch.setattr(_data, "QUICK_EVAL_ROWS", 10)
     report = _runner.run_benchmark(data_dir, tmp_path / "out", datasets=["movielens"],
