@@ -8,7 +8,7 @@ import torch
 from sklearn_sain import SAINRegressor
 from sklearn_sain._choice_ranking import DEFAULT_RATING_WEIGHT, RATING_WEIGHTS
 from sklearn_sain._choice_training import (
-    FIXED_CHOICE_EPOCHS,
+    fixed_epochs,
     build_choice_data,
     csr,
     fit_choice_head,
@@ -109,7 +109,41 @@ def test_without_validation_the_head_trains_a_fixed_budget(fitted):
                                   None, None, "cpu", np.random.RandomState(0))
     finally:
         head.load_state_dict(saved)
-    assert len(history["loss"]) == FIXED_CHOICE_EPOCHS and history["ndcg"] == []
+    data = build_choice_data(model.module_, model.catalog_, encoded_pairs(model, X[~last]),
+                             None, "cpu")
+    assert len(history["loss"]) == fixed_epochs(data) and history["ndcg"] == []
     assert history["rating_weight"] == DEFAULT_RATING_WEIGHT
     assert history["rating_weight_ndcg"] is None
     assert np.all(np.isfinite(history["loss"]))
+
+
+def test_the_fixed_budget_is_a_number_of_steps(fitted, monkeypatch):
+    from sklearn_sain import _choice_training
+
+    model, X, _, last = fitted
+    data = build_choice_data(model.module_, model.catalog_, encoded_pairs(model, X[~last]),
+                             None, "cpu")
+    # 40 users: one step per epoch
+    monkeypatch.setattr(_choice_training, "FIXED_CHOICE_STEPS", 7)
+    assert fixed_epochs(data) == 7
+    monkeypatch.setattr(_choice_training, "FIXED_CHOICE_STEPS", 10_000)
+    assert fixed_epochs(data) == _choice_training.FIXED_CHOICE_EPOCHS
+
+
+def test_validation_pairs_of_new_items_leave_the_fixed_budget(fitted):
+    # validation pairs whose items the head never saw (the new-items protocol) cannot
+    # choose an epoch: the head must not train for its whole epoch cap
+    model, X, y, last = fitted
+    valid = X[last].assign(item_id="new item")
+    encoded = model.encoder_.transform(valid)
+    head = model.module_.choice
+    saved = {k: v.clone() for k, v in head.state_dict().items()}
+    try:
+        history = fit_choice_head(model.module_, model.catalog_, encoded_pairs(model, X[~last]),
+                                  (encoded.iloc[:, 0].to_numpy(), encoded.iloc[:, 1].to_numpy()),
+                                  np.ones(len(valid)), "cpu", np.random.RandomState(0))
+    finally:
+        head.load_state_dict(saved)
+    data = build_choice_data(model.module_, model.catalog_, encoded_pairs(model, X[~last]),
+                             None, "cpu")
+    assert len(history["loss"]) == fixed_epochs(data)
