@@ -295,7 +295,7 @@ def fit_choice_head(module, catalog, train_pairs, valid_pairs, valid_target, dev
 
 # users whose validation rankings choose the rating weight: enough for a
 # stable choice, few enough that it costs a fraction of the training
-_WEIGHT_USERS = 2000
+_WEIGHT_USERS = 20000
 
 
 def _select_weight(module, device, catalog, data, users, items, rng):
