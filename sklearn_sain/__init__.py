@@ -15,7 +15,8 @@ __version__ = "0.1.0"
 
 from ._encoder import SAINEncoder
 from ._explain import Explanation
-from ._persistence import load, save
+from ._persistence import SKOPS_TRUSTED_TYPES, load, save
 from ._regressor import SAINRegressor
 
-__all__ = ["Explanation", "SAINEncoder", "SAINRegressor", "load", "save", "__version__"]
+__all__ = ["SKOPS_TRUSTED_TYPES", "Explanation", "SAINEncoder", "SAINRegressor", "load", "save",
+           "__version__"]

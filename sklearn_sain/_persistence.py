@@ -204,6 +204,13 @@ def load(path, *, device=None):
 
 
 # ------------------------------------------------------- pickling and skops
+#: The types a skops file of fitted sklearn_sain estimators (or Pipelines of
+#: them) holds beyond those skops trusts by default: pass them as
+#: ``skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)`` or as MLflow's
+#: ``skops_trusted_types``.
+SKOPS_TRUSTED_TYPES = ["sklearn_sain._regressor.SAINRegressor", "sklearn_sain._encoder.SAINEncoder"]
+
+
 def fitted_state_array(estimator):
     """The fitted state of ``estimator`` as the bytes of a safe-format file (a uint8 array).
 

@@ -824,10 +824,24 @@ def test_skops_round_trips_fitted_estimators_trusting_only_sklearn_sain(fitted, 
         path = tmp_path / "model.skops"
         sio.dump(estimator, path)
         untrusted = sio.get_untrusted_types(file=path)
-        assert set(untrusted) <= {"sklearn_sain._regressor.SAINRegressor",
-                                  "sklearn_sain._encoder.SAINEncoder"}, untrusted
-        loaded = sio.load(path, trusted=untrusted)
+        assert set(untrusted) <= set(sklearn_sain.SKOPS_TRUSTED_TYPES), untrusted
+        loaded = sio.load(path, trusted=sklearn_sain.SKOPS_TRUSTED_TYPES)
         if isinstance(estimator, SAINEncoder):
             pd.testing.assert_frame_equal(loaded.transform(X), estimator.transform(X))
         else:
             np.testing.assert_array_equal(loaded.predict(X), estimator.predict(X))
+
+
+def test_mlflow_saves_and_loads_with_skops_trusting_sklearn_sain_types(data, tmp_path):
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+    import mlflow.pyfunc
+    from sklearn.pipeline import make_pipeline
+
+    X, y = data
+    pipe = make_pipeline(SAINEncoder(), SAINRegressor(**FAST)).fit(X, y)
+    path = str(tmp_path / "model")
+    mlflow_sklearn.save_model(pipe, path, skops_trusted_types=sklearn_sain.SKOPS_TRUSTED_TYPES)
+    assert (tmp_path / "model" / "model.skops").exists()  # MLflow's default format, not pickle
+    np.testing.assert_array_equal(mlflow_sklearn.load_model(path).predict(X), pipe.predict(X))
+    served = mlflow.pyfunc.load_model(path).predict(X)
+    np.testing.assert_array_equal(np.asarray(served), pipe.predict(X))
