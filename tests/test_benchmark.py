@@ -78,15 +78,19 @@ def data_dir(tmp_path):
 def test_benchmark_command_end_to_end(data_dir, tmp_path, capsys):
     import torch
 
-    threads = torch.get_num_threads()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)  # not the run's 1, so that a leak shows
     out = tmp_path / "out"
     models = ["global-mean", "bias", "sain-default", "sain-paper", "sain-norm-layer",
               "sain-topk-1", "sain-topk-all"]  # fmt: skip
-    code = main(["benchmark", "--data-dir", str(data_dir), "--out", str(out), "--quick",
-                 "--seeds", "0", "1", "--datasets", "movielens", "yelp", "--no-plots",
-                 "--models", *models])  # fmt: skip
+    try:
+        code = main(["benchmark", "--data-dir", str(data_dir), "--out", str(out), "--quick",
+                     "--seeds", "0", "1", "--datasets", "movielens", "yelp", "--no-plots",
+                     "--models", *models])  # fmt: skip
+        assert torch.get_num_threads() == 2  # the run's thread setting does not leak
+    finally:
+        torch.set_num_threads(previous)
     assert code == 0
-    assert torch.get_num_threads() == threads  # the run's thread setting does not leak
     report = json.loads((out / "results.json").read_text())
     assert set(report["datasets"]) == {"movielens", "yelp"}
     assert report["machine"]["cpu"] and report["machine"]["versions"]["torch"]

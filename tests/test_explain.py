@@ -9,7 +9,6 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
 from sklearn_sain import Explanation, SAINEncoder, SAINRegressor
-from sklearn_sain.datasets import make_ratings
 
 FAST = dict(max_epochs=2, device="cpu", random_state=0, embed_dim=8, feature_dim=4,
             batch_size=32)
@@ -17,8 +16,8 @@ TOP_K = 3
 
 
 @pytest.fixture(scope="module")
-def data():
-    return make_ratings(n_users=30, n_items=20, n_ratings=250, random_state=0)
+def data(small_ratings):
+    return small_ratings
 
 
 @pytest.fixture(scope="module")

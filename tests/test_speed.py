@@ -97,10 +97,14 @@ def test_autoint_epoch_is_timed_on_the_same_fields(ratings):
 def test_run_speed_prints_and_writes_every_figure(tmp_path):
     lines = []
     previous = torch.get_num_threads()
-    report = _speed.run_speed(None, out=tmp_path, repeats=1, autoint=False, predict_rows=3000,
-                              encode_rows=2000, scale_sizes=(1500,), scale_batch_size=256,
-                              synthetic_rows=1200, log=lines.append)
-    assert torch.get_num_threads() == previous  # the thread setting is restored
+    torch.set_num_threads(2)  # not the run's 1, so that a leak shows
+    try:
+        report = _speed.run_speed(None, out=tmp_path, repeats=1, autoint=False,
+                                  predict_rows=3000, encode_rows=2000, scale_sizes=(1500,),
+                                  scale_batch_size=256, synthetic_rows=1200, log=lines.append)
+        assert torch.get_num_threads() == 2  # the thread setting is restored
+    finally:
+        torch.set_num_threads(previous)
     results = report["results"]
     for key in ("cpu_epoch_seconds", "cpu_epoch_seconds_no_implicit", "cpu_predict_rows_per_second",
                 "cpu_estimator_predict_rows_per_second", "encoding", "scale"):
