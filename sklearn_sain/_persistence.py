@@ -31,12 +31,12 @@ import numbers
 import os
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._encoder import LEGACY_ENCODER_PARAMS, SAINEncoder
+from ._encoder import SAINEncoder
 from ._layout import Field, TokenLayout
+from ._param_json import decode_param, encode_param, encoder_of, params_json
 from ._model import NORMS, SAINModule
 from ._catalog import Catalog
 from ._regressor import LEGACY_PARAMS, SAINRegressor
@@ -123,7 +123,7 @@ def save(estimator, path) -> None:
     metadata = {
         "estimator": kind,
         "sklearn_sain_version": _version(),
-        "params": _params(estimator),
+        "params": params_json(estimator),
         "state": state,
     }
     # strict JSON: NaN and infinity are stored as tagged hex strings
@@ -180,7 +180,7 @@ def load(path, *, device=None):
         kind = metadata["estimator"]
         if kind not in _ESTIMATORS:
             raise ValueError(f"unknown estimator {kind!r}")
-        params = {name: _decode_param(value) for name, value in metadata["params"].items()}
+        params = {name: decode_param(value) for name, value in metadata["params"].items()}
         if kind == "SAINRegressor" and payload["format_version"] < 3:
             params.setdefault("implicit_feedback", False)  # which did not exist before
         if kind == "SAINRegressor":
@@ -188,7 +188,7 @@ def load(path, *, device=None):
             # and before the cold-start parameters without them
             for name, value in LEGACY_PARAMS.items():
                 params.setdefault(name, value)
-        estimator = _encoder_of(params) if kind == "SAINEncoder" else _ESTIMATORS[kind](**params)
+        estimator = encoder_of(params) if kind == "SAINEncoder" else _ESTIMATORS[kind](**params)
         if kind == "SAINRegressor":
             estimator._validate_params()
             _set_regressor_state(estimator, metadata["state"], payload["tensors"], target_device)
@@ -294,69 +294,6 @@ def _version() -> str:
     return __version__
 
 
-# ---------------------------------------------------------------- parameters
-def _params(estimator) -> dict:
-    params = {}
-    for name, value in estimator.get_params(deep=False).items():
-        try:
-            params[name] = _encode_param(value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"Parameter {name}={value!r} cannot be stored in the safe format ({exc}); "
-                "set it to a plain value, or use joblib for files you trust"
-            ) from None
-    return params
-
-
-def _encode_param(value):
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value) if np.isfinite(value) else {"__float__": float(value).hex()}
-    if isinstance(value, (list, tuple, np.ndarray, pd.Index)):
-        return [_encode_param(item) for item in value]
-    if isinstance(value, torch.device):
-        return {"__device__": str(value)}
-    if isinstance(value, SAINEncoder):
-        return {"__encoder__": _params(value)}
-    if isinstance(value, np.random.RandomState):
-        # the state as it is now, as a pickle of the instance would keep it
-        key, keys, position, has_gauss, cached = value.get_state()
-        return {"__random_state__": [key, keys.tolist(), int(position), int(has_gauss),
-                                     float(cached).hex()]}
-    raise TypeError(f"values of type {type(value).__name__} are not supported")
-
-
-def _encoder_of(params: dict) -> SAINEncoder:
-    """A SAINEncoder with saved ``params``; a parameter the file predates takes its old value."""
-    return SAINEncoder(**{**LEGACY_ENCODER_PARAMS, **params})
-
-
-def _decode_param(value):
-    if isinstance(value, list):
-        return [_decode_param(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    (tag, content), = value.items()
-    if tag == "__float__":
-        return float.fromhex(content)
-    if tag == "__device__":
-        return torch.device(content)
-    if tag == "__encoder__":
-        return _encoder_of({k: _decode_param(v) for k, v in content.items()})
-    if tag == "__random_state__":
-        key, keys, position, has_gauss, cached = content
-        state = np.random.RandomState()
-        state.set_state((key, np.asarray(keys, dtype=np.uint32), position, has_gauss,
-                         float.fromhex(cached)))
-        return state
-    raise ValueError(f"unknown parameter tag {tag!r}")
-
-
 # ------------------------------------------------------------- encoder state
 def _encoder_state(encoder) -> dict:
     state = {name: getattr(encoder, name) for name in _ENCODER_STATE if hasattr(encoder, name)}
@@ -445,7 +382,7 @@ def _regressor_state(model) -> dict:
     state = {
         "n_features_in_": int(model.n_features_in_),
         "encoder_": None if model.encoder_ is None else {
-            "params": _params(model.encoder_), "state": _encoder_state(model.encoder_),
+            "params": params_json(model.encoder_), "state": _encoder_state(model.encoder_),
         },
         "layout_": {
             "columns": list(layout.columns),
@@ -458,7 +395,7 @@ def _regressor_state(model) -> dict:
         "target_mean_": float(model.target_mean_).hex(),
         "target_scale_": float(model.target_scale_).hex(),
         "target_range_": [float(v).hex() for v in model.target_range_],
-        "_module_kwargs": {k: _encode_param(v) for k, v in model._module_kwargs.items()},
+        "_module_kwargs": {k: encode_param(v) for k, v in model._module_kwargs.items()},
         "loss_curve_": [float(v).hex() for v in model.loss_curve_],
         "validation_scores_": [float(v).hex() for v in model.validation_scores_],
         "best_epoch_": int(model.best_epoch_),
@@ -508,8 +445,8 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
     if encoder is None:
         model.encoder_ = None
     else:
-        params = {name: _decode_param(value) for name, value in encoder["params"].items()}
-        model.encoder_ = _encoder_of(params)
+        params = {name: decode_param(value) for name, value in encoder["params"].items()}
+        model.encoder_ = encoder_of(params)
         model.encoder_._check_params()
         _set_encoder_state(model.encoder_, encoder["state"])
     model.n_features_in_ = int(state["n_features_in_"])
@@ -529,7 +466,7 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
     if not (np.isfinite([model.target_mean_, model.target_scale_, low, high]).all()
             and model.target_scale_ > 0 and low <= high):  # fmt: skip
         raise ValueError("invalid target statistics (they would predict NaN or a constant)")
-    kwargs = {name: _decode_param(value) for name, value in state["_module_kwargs"].items()}
+    kwargs = {name: decode_param(value) for name, value in state["_module_kwargs"].items()}
     _check_module_kwargs(kwargs)
     model._module_kwargs = kwargs
     model.loss_curve_ = [float.fromhex(v) for v in state["loss_curve_"]]
