@@ -276,13 +276,16 @@ def fit_choice_head(module, catalog, train_pairs, valid_pairs, valid_target, dev
     the default weight. Returns the training history with ``rating_weight``
     and ``rating_weight_ndcg`` added.
     """
+    started = time.perf_counter()
     head = module.choice
     data = build_choice_data(module, catalog, train_pairs, valid_pairs, device)
     head.reset_parameters()
     # validation pairs of users or items the head has not seen (new items, new
     # users) cannot choose an epoch: then a fixed budget
     max_epochs = MAX_CHOICE_EPOCHS if has_validation(data) else fixed_epochs(data)
-    history = train_choice_head(head, data, rng, max_epochs=max_epochs, verbose=verbose)
+    # a line per epoch is for verbose=2; verbose=1 gets the summary below
+    history = train_choice_head(head, data, rng, max_epochs=max_epochs,
+                                verbose=int(verbose >= 2))  # fmt: skip
     weight, ndcg = DEFAULT_RATING_WEIGHT, None
     if valid_pairs is not None:
         liked = np.asarray(valid_target) > 0
@@ -290,6 +293,11 @@ def fit_choice_head(module, catalog, train_pairs, valid_pairs, valid_target, dev
         if len(users):
             weight, ndcg = _select_weight(module, device, catalog, data, users, items, rng)
     head.rating_weight.fill_(weight)
+    if verbose:
+        best = history["best_epoch"]
+        chosen = f", valid NDCG@{TOP_N} {history['ndcg'][best - 1]:.4f}" if history["ndcg"] else ""
+        print(f"choice head: {len(history['loss'])} epochs, kept epoch {best}{chosen}, rating "
+              f"weight {weight:g} | {time.perf_counter() - started:.2f}s", flush=True)
     return dict(history, rating_weight=weight, rating_weight_ndcg=ndcg)
 
 

@@ -223,9 +223,10 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         Seeds parameter initialisation, shuffling, dropout and the validation
         split, without touching global random state.
     verbose : int, default=0
-        1 prints one line per epoch (and per epoch of the choice head); 2
+        1 prints one line per epoch and a summary of the choice head; 2
         also prints a progress line within each epoch (share done, rows per
-        second, time left) every five seconds.
+        second, time left) every five seconds and a line per epoch of the
+        choice head.
 
     Attributes
     ----------

@@ -138,8 +138,20 @@ def test_verbose_prints_one_line_per_epoch(ratings, capsys):
     assert len(rating) == 2
     pattern = r"epoch +\d+ \| train loss [\d.]+ \| valid RMSE [\d.]+ \| [\d.]+s"
     assert all(re.fullmatch(pattern, line) for line in rating)
-    # then one line per epoch of the choice head, and nothing else
-    choice = lines[2:]
+    # then one summary line of the choice head, and nothing else
+    assert len(lines) == 3
+    pattern = (r"choice head: \d+ epochs, kept epoch \d+, valid NDCG@10 [\d.]+, rating weight "
+               r"[\d.]+ \| [\d.]+s")
+    assert re.fullmatch(pattern, lines[2]), lines[2]
+    history = model.choice_history_
+    assert f"{len(history['loss'])} epochs, kept epoch {history['best_epoch']}," in lines[2]
+
+
+def test_verbose_2_adds_a_line_per_epoch_of_the_choice_head(ratings, capsys):
+    X_train, _, y_train, _ = ratings
+    model = SAINRegressor(**{**FAST, "max_epochs": 1}, verbose=2).fit(X_train, y_train)
+    lines = capsys.readouterr().out.strip().splitlines()
+    choice = [line for line in lines if line.startswith("choice epoch")]
     assert len(choice) == len(model.choice_history_["loss"]) > 0
     pattern = r"choice epoch +\d+ \| loss [\d.]+ \| valid NDCG@10 [\d.]+ \| [\d.]+s"
     assert all(re.fullmatch(pattern, line) for line in choice)
