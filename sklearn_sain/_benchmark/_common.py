@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import importlib.util
 import io
 import time
@@ -198,3 +199,19 @@ def record_failure(report: dict, dataset, row, seed, exc, log) -> None:
                              "error": f"{type(exc).__name__}: {exc}",
                              "traceback": traceback.format_exc()})  # fmt: skip
     log(f"  {row.label} seed {seed}: FAILED {type(exc).__name__}: {exc}")
+
+
+def match_rows(rows: list, patterns=None, what: str = "row") -> list:
+    """The ``rows`` whose key or family matches a shell-style pattern (all if ``patterns`` is empty).
+
+    A pattern that matches nothing is an error naming the rows and families there are.
+    """
+    if not patterns:
+        return list(rows)
+    matches = lambda r, p: fnmatch.fnmatch(r.key, p) or fnmatch.fnmatch(r.family, p)  # noqa: E731
+    chosen = [r for r in rows if any(matches(r, p) for p in patterns)]
+    unmatched = [p for p in patterns if not any(matches(r, p) for r in rows)]
+    if unmatched:
+        known = sorted({r.key for r in rows} | {r.family for r in rows})
+        raise ValueError(f"--models {unmatched} match no {what}; rows and families: {known}")
+    return chosen

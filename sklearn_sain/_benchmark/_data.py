@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..datasets import _find_data_folder, load_sain_movielens, load_yelp
+from ._machine import describe_machine, machine_info
 from ._options import DATASET_NAMES, PROTOCOLS, QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS
 
 _ML_USER = ["age", "gender", "occupation"]
@@ -271,3 +272,18 @@ def load_for_protocol(data_dir, datasets, *, protocol: str, quick: bool, yelp_sp
     if quick:
         found = [subsample(d, QUICK_TRAIN_ROWS, QUICK_EVAL_ROWS) for d in found]
     return found, missing
+
+
+def start_run(out, data_dir, datasets, *, protocol: str, quick: bool, yelp_split_seed: int, log):
+    """What every benchmark run does first: the output folder, the machine, the datasets.
+
+    Returns ``(out, machine, found, missing)`` with ``out`` created and the
+    machine description logged.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    machine = machine_info()
+    log(f"machine: {describe_machine(machine)}")
+    found, missing = load_for_protocol(data_dir, datasets, protocol=protocol, quick=quick,
+                                       yelp_split_seed=yelp_split_seed)
+    return out, machine, found, missing

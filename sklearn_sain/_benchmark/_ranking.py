@@ -27,19 +27,16 @@ id-only rows and its exclusions would be empty, a different question.
 
 from __future__ import annotations
 
-import fnmatch
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ._common import Context, record_failure, row_meta, skipped
-from ._data import load_for_protocol
-from ._machine import describe_machine, machine_info
+from ._common import Context, match_rows, record_failure, row_meta, skipped
+from ._data import start_run
 from ._options import PROTOCOL_DESCRIPTIONS
 
 RELEVANT_RATING = 4.0  # a rating >= this makes an item relevant (MovieLens, Yelp: 1-5 stars)
@@ -194,15 +191,7 @@ def select_rows(patterns=None) -> list:
     """Rows whose key or family matches one of the shell-style ``patterns`` (all if None)."""
     from ._rankers import RANK_ROWS
 
-    if not patterns:
-        return list(RANK_ROWS)
-    matches = lambda r, p: fnmatch.fnmatch(r.key, p) or fnmatch.fnmatch(r.family, p)
-    chosen = [r for r in RANK_ROWS if any(matches(r, p) for p in patterns)]
-    unmatched = [p for p in patterns if not any(matches(r, p) for r in RANK_ROWS)]
-    if unmatched:
-        known = sorted({r.key for r in RANK_ROWS} | {r.family for r in RANK_ROWS})
-        raise ValueError(f"--models {unmatched} match no ranking row; rows and families: {known}")
-    return chosen
+    return match_rows(RANK_ROWS, patterns, "ranking row")
 
 
 def _describe(dataset, tasks) -> dict:
@@ -249,13 +238,10 @@ def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, t
          yelp_split_seed, verbose, log, argv, protocol) -> dict:  # fmt: skip
     from ._ranking_report import summarise, write_outputs
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     rows = select_rows(models)
-    machine = machine_info()
-    log(f"machine: {describe_machine(machine)}")
-    found, missing = load_for_protocol(data_dir, datasets, protocol=protocol, quick=quick,
-                                       yelp_split_seed=yelp_split_seed)
+    out, machine, found, missing = start_run(out, data_dir, datasets, protocol=protocol,
+                                             quick=quick, yelp_split_seed=yelp_split_seed,
+                                             log=log)  # fmt: skip
     ctx = Context(quick=quick, device=device, max_epochs=max_epochs, verbose=verbose, log=log)
     general = __doc__.split("\n\n")[1].strip().replace("\n", " ")  # the protocol paragraph
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 (3.10)

@@ -23,7 +23,6 @@ is warm only. Runs of different protocols cannot be merged.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import sys
@@ -34,9 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from . import _deepctr, _myfm, _ncf, _sain, _simple, _surprise
-from ._common import Context, mae, record_failure, rmse, row_meta, skipped
-from ._data import load_for_protocol, sparse_user_rows
-from ._machine import describe_machine, machine_info
+from ._common import Context, mae, match_rows, record_failure, rmse, row_meta, skipped
+from ._data import sparse_user_rows, start_run
 from ._options import PROTOCOL_DESCRIPTIONS, add_arguments
 from ._report import summarise, write_outputs
 
@@ -48,15 +46,7 @@ ROWS = (_simple.ROWS + [r for r in _sain.ROWS if r.family != "sain-topk"] + _sur
 
 def select_rows(patterns=None) -> list:
     """Rows whose key or family matches one of the shell-style ``patterns`` (all if None)."""
-    if not patterns:
-        return list(ROWS)
-    matches = lambda r, p: fnmatch.fnmatch(r.key, p) or fnmatch.fnmatch(r.family, p)  # noqa: E731
-    chosen = [r for r in ROWS if any(matches(r, p) for p in patterns)]
-    unmatched = [p for p in patterns if not any(matches(r, p) for r in ROWS)]
-    if unmatched:
-        known = sorted({r.key for r in ROWS} | {r.family for r in ROWS})
-        raise ValueError(f"--models {unmatched} match no row; rows and families: {known}")
-    return chosen
+    return match_rows(ROWS, patterns)
 
 
 def _evaluation_text(protocol: str) -> str:
@@ -91,13 +81,10 @@ def run_benchmark(data_dir, out, *, seeds=(0,), datasets=None, models=None, quic
 
 def _run(data_dir, out, *, seeds, datasets, models, quick, max_epochs, device, threads,
          yelp_split_seed, verbose, plots, log, argv, protocol) -> dict:  # fmt: skip
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     rows = select_rows(models)
-    machine = machine_info()
-    log(f"machine: {describe_machine(machine)}")
-    found, missing = load_for_protocol(data_dir, datasets, protocol=protocol, quick=quick,
-                                       yelp_split_seed=yelp_split_seed)
+    out, machine, found, missing = start_run(out, data_dir, datasets, protocol=protocol,
+                                             quick=quick, yelp_split_seed=yelp_split_seed,
+                                             log=log)  # fmt: skip
     ctx = Context(quick=quick, device=device, max_epochs=max_epochs, verbose=verbose, log=log)
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
