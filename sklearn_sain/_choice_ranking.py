@@ -43,11 +43,12 @@ class Side:
     catalog_pos: np.ndarray
 
 
-def catalog_side(catalog, role: str, positions: np.ndarray) -> Side:
-    """The :class:`Side` of the catalog's users (or items) at ``positions``."""
-    ids = catalog.user_ids if role == "user" else catalog.item_ids
+def catalog_side(catalog, role: str, ids: np.ndarray) -> Side:
+    """The :class:`Side` of the catalog's users (or items) with encoded ``ids`` (all there)."""
+    known = catalog.user_ids if role == "user" else catalog.item_ids
     tokens = catalog.user_tokens if role == "user" else catalog.item_tokens
-    return Side(ids[positions].astype(np.int64), tokens[positions], np.asarray(positions))
+    positions = np.searchsorted(known, ids)
+    return Side(known[positions].astype(np.int64), tokens[positions], positions)
 
 
 def top_columns(scores: torch.Tensor, k: int):
@@ -60,14 +61,26 @@ def top_columns(scores: torch.Tensor, k: int):
     return values[:, :k].double().cpu().numpy(), columns[:, :k].cpu().numpy()
 
 
-def _side_tokens(module, tokens: np.ndarray, role: str, device) -> torch.Tensor:
-    """Full token rows holding one side's ``tokens`` and padding on the other side."""
-    full = np.zeros((len(tokens), module.n_user_slots + module.n_item_slots), dtype=np.int64)
+def side_features(module, side: Side, role: str, device):
+    """The choice head's feature input for one side: SAIN's per-field mean token embeddings.
+
+    :meth:`SAINModule.field_means` of full token rows holding ``side``'s
+    tokens and padding on the other side; None for a side without features.
+    """
+    full = np.zeros((len(side.tokens), module.n_user_slots + module.n_item_slots), dtype=np.int64)
     if role == "user":
-        full[:, : module.n_user_slots] = tokens
+        full[:, : module.n_user_slots] = side.tokens
     else:
-        full[:, module.n_user_slots :] = tokens
-    return torch.as_tensor(full, device=device)
+        full[:, module.n_user_slots :] = side.tokens
+    user, item = module.field_means(torch.as_tensor(full, device=device))
+    return user if role == "user" else item
+
+
+def mask_seen(scores: torch.Tensor, catalog, positions: np.ndarray, column_of: np.ndarray):
+    """Set to -inf, in place, the scores of the items each user at catalog ``positions`` rated."""
+    row, column = seen_pairs(catalog, positions, column_of)
+    scores[torch.as_tensor(row, device=scores.device),
+           torch.as_tensor(column, device=scores.device)] = float("-inf")
 
 
 @torch.inference_mode()
@@ -80,8 +93,8 @@ def choice_top(module, device, catalog, users, items, depth: int, exclude_seen: 
     vector and is scored from its features.
     """
     head = module.choice
-    user_features = module.field_means(_side_tokens(module, users.tokens, "user", device))[0]
-    item_features = module.field_means(_side_tokens(module, items.tokens, "item", device))[1]
+    user_features = side_features(module, users, "user", device)
+    item_features = side_features(module, items, "item", device)
     item_vectors, item_bias = head.item_vectors(torch.as_tensor(items.ids, device=device),
                                                 item_features)  # fmt: skip
     column_of = candidate_columns(catalog, items.catalog_pos)
@@ -105,9 +118,7 @@ def choice_top(module, device, catalog, users, items, depth: int, exclude_seen: 
                                     offsets, features)  # fmt: skip
         logits = head.logits(vectors, item_vectors, item_bias)
         if exclude_seen:
-            row, column = seen_pairs(catalog, positions, column_of)
-            logits[torch.as_tensor(row, device=device),
-                   torch.as_tensor(column, device=device)] = float("-inf")
+            mask_seen(logits, catalog, positions, column_of)
         logits_out[rows], columns_out[rows] = top_columns(logits, k)
     return logits_out, columns_out
 

@@ -28,7 +28,12 @@ import numpy as np
 import torch
 
 from ._choice import UNKNOWN_ID, multinomial_loss
-from ._choice_ranking import DEFAULT_RATING_WEIGHT, Side, select_rating_weight
+from ._choice_ranking import (
+    DEFAULT_RATING_WEIGHT,
+    catalog_side,
+    select_rating_weight,
+    side_features,
+)
 
 # Chosen on the validation split of the paper's MovieLens data (users' held-out
 # items, NDCG@10): see docs/ranking.rst.
@@ -211,7 +216,7 @@ def build_choice_data(module, catalog, train_pairs, valid_pairs, device) -> Choi
 
     The users and the candidate catalogue are those of the training pairs;
     their feature tokens come from ``catalog`` (see
-    :func:`~sklearn_sain._recommend.build_catalog`) and enter as
+    :func:`~sklearn_sain._catalog.build_catalog`) and enter as
     :meth:`SAINModule.field_means`. Validation pairs of other users or
     items, or already among the training pairs, are dropped.
     """
@@ -219,10 +224,10 @@ def build_choice_data(module, catalog, train_pairs, valid_pairs, device) -> Choi
     known = (users > UNKNOWN_ID) & (items > UNKNOWN_ID)
     user_ids, user_pos = np.unique(users[known], return_inverse=True)
     item_ids, item_pos = np.unique(items[known], return_inverse=True)
-    user_features, _ = _field_means(module, catalog.user_ids, catalog.user_tokens, user_ids,
-                                    "user", device)  # fmt: skip
-    _, item_features = _field_means(module, catalog.item_ids, catalog.item_tokens, item_ids,
-                                    "item", device)  # fmt: skip
+    user_features = side_features(module, catalog_side(catalog, "user", user_ids), "user",
+                                  device)  # fmt: skip
+    item_features = side_features(module, catalog_side(catalog, "item", item_ids), "item",
+                                  device)  # fmt: skip
     indptr, chosen = csr(user_pos, item_pos, len(user_ids), device)
     data = ChoiceData(torch.as_tensor(user_ids, device=device), user_features,
                       torch.as_tensor(item_ids, device=device), item_features, indptr, chosen)
@@ -248,17 +253,6 @@ def new_pairs(data: ChoiceData, pairs):
     owner = np.repeat(np.arange(len(user_ids)), np.diff(indptr))
     keep &= ~np.isin(u * len(item_ids) + i, owner * len(item_ids) + chosen)
     return u[keep], i[keep]
-
-
-def _field_means(module, catalog_ids, catalog_tokens, ids, role: str, device):
-    """:meth:`SAINModule.field_means` of the catalog rows of ``ids`` (all in the catalog)."""
-    tokens = np.zeros((len(ids), module.n_user_slots + module.n_item_slots), dtype=np.int64)
-    rows = catalog_tokens[np.searchsorted(catalog_ids, ids)]
-    if role == "user":
-        tokens[:, : module.n_user_slots] = rows
-    else:
-        tokens[:, module.n_user_slots :] = rows
-    return module.field_means(torch.as_tensor(tokens, device=device))
 
 
 def fit_choice_head(module, catalog, train_pairs, valid_pairs, valid_target, device,
@@ -313,11 +307,7 @@ def _select_weight(module, device, catalog, data, users, items, rng):
         chosen_users = np.sort(rng.choice(chosen_users, _WEIGHT_USERS, replace=False))
     keep = np.isin(users, chosen_users)
     rows = np.searchsorted(chosen_users, users[keep])
-    user_ids = data.user_ids.cpu().numpy()[chosen_users]
-    item_ids = data.item_ids.cpu().numpy()
-    user_pos = np.searchsorted(catalog.user_ids, user_ids)
-    item_pos = np.searchsorted(catalog.item_ids, item_ids)
-    user_side = Side(user_ids, catalog.user_tokens[user_pos], user_pos)
-    item_side = Side(item_ids, catalog.item_tokens[item_pos], item_pos)
+    user_side = catalog_side(catalog, "user", data.user_ids.cpu().numpy()[chosen_users])
+    item_side = catalog_side(catalog, "item", data.item_ids.cpu().numpy())
     return select_rating_weight(module, device, catalog, user_side, item_side, rows,
                                 items[keep])

@@ -17,8 +17,8 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._catalog import candidate_columns, seen_pairs
-from ._choice_ranking import RANK_BY, ranked_by_choice, top_columns
+from ._catalog import candidate_columns
+from ._choice_ranking import RANK_BY, mask_seen, ranked_by_choice, top_columns
 from ._encoder import SAINEncoder
 from ._model import UNKNOWN_ID, SideContent
 from ._validation import check_bool, check_int_param
@@ -234,9 +234,7 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
                 scores = ((mixed * item_mixed[local]).sum(-1) + user_bias.view(len(rows), -1)
                           + item_bias[local])  # Eq. 9 with the biases
                 if exclude_seen:
-                    row, column = seen_pairs(model.catalog_, users.catalog_pos[rows], column_of)
-                    scores[torch.as_tensor(row, device=device),
-                           torch.as_tensor(column, device=device)] = float("-inf")
+                    mask_seen(scores, model.catalog_, users.catalog_pos[rows], column_of)
                 values, columns = top_columns(scores, k)
                 scores_out[rows] = values
                 columns_out[rows] = columns
