@@ -510,12 +510,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                 self.module_.set_biases(*self._ridge_biases(train_rows))
             try:
                 history = self._train(train_rows, valid_rows, rng)
-                # the catalog of the training rows: held-out rows must not count as
-                # the history the choice head is validated on
-                train_catalog = (self.catalog_ if len(train_index) == len(y)
-                                 else build_catalog(encoded.iloc[train_index], self.layout_))
-                self.choice_history_ = self._train_choice(train_catalog, train_rows, valid_rows,
-                                                          rng)  # fmt: skip
+                self.choice_history_ = self._train_choice(encoded, train_index, train_rows,
+                                                          valid_rows, rng)  # fmt: skip
             except FloatingPointError as exc:
                 raise TrainingDivergedError(
                     f"Training diverged (learning_rate={self.learning_rate}, "
@@ -633,10 +629,14 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             cold_start_weight=self.cold_start_weight,
         )
 
-    def _train_choice(self, train_catalog, train_rows, valid_rows, rng):
+    def _train_choice(self, encoded, train_index, train_rows, valid_rows, rng):
         """Fit the choice head (if any) on who rated what; its history, or None."""
         if self.module_.choice is None:
             return None
+        # the catalog of the training rows: held-out rows must not count as the
+        # history the choice head is validated on
+        train_catalog = (self.catalog_ if len(train_index) == len(encoded)
+                         else build_catalog(encoded.iloc[train_index], self.layout_))
         pairs = lambda rows: (rows.users.cpu().numpy(), rows.items.cpu().numpy())  # noqa: E731
         valid_pairs = valid_target = None
         if valid_rows is not None:
