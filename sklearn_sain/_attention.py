@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._random import Dropout, blank, init_linear_
 from ._selection import kth_smallest
 
 
@@ -126,19 +127,25 @@ class TopKSelfAttention(nn.Module):
     go through one product too. With two heads of width 8 this is cheaper than
     splitting the tensors per head, which needs copies. When the weights are
     not wanted, torch's fused attention kernel does the softmax and the
-    products on a GPU (prediction and training); prediction on a CPU uses
-    the keys-first layout of :meth:`_keys_first`.
+    products on a GPU (prediction, and training without dropout: the kernel
+    would draw its masks from torch's global generator); prediction on a CPU
+    uses the keys-first layout of :meth:`_keys_first`.
+
+    ``generator`` draws the initial weights (None: torch's global generator);
+    the dropout masks come from ``self.dropout.generator``
+    (see :mod:`sklearn_sain._random`).
     """
 
-    def __init__(self, dim: int, n_heads: int, top_k: int | None, dropout: float):
+    def __init__(self, dim: int, n_heads: int, top_k: int | None, dropout: float,
+                 generator: torch.Generator | None = None):  # fmt: skip
         super().__init__()
         if dim % n_heads:
             raise ValueError(f"n_heads={n_heads} must divide the token width {dim}")
         self.n_heads = n_heads
         self.top_k = top_k
         self.scale = (dim // n_heads) ** -0.5
-        self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)  # W_Q, W_K, W_V of all heads, fused
-        self.dropout = nn.Dropout(dropout)
+        self.to_qkv = blank(nn.Linear, dim, 3 * dim, bias=False)  # W_Q, W_K, W_V of all heads, fused
+        self.dropout = Dropout(dropout)
         # head_mask[h, 0, c] = 1 when feature c belongs to head h
         head_mask = torch.zeros(n_heads, 1, dim)
         for h in range(n_heads):
@@ -146,6 +153,10 @@ class TopKSelfAttention(nn.Module):
         self.register_buffer("head_mask", head_mask, persistent=False)
         # queries also carry the 1 / sqrt(d') of Eq. 1
         self.register_buffer("query_mask", head_mask * self.scale, persistent=False)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        init_linear_(self.to_qkv, generator)
 
     def attention_weights(
         self, q: torch.Tensor, k: torch.Tensor, valid: torch.Tensor, apply_top_k: bool
@@ -178,9 +189,13 @@ class TopKSelfAttention(nn.Module):
         n_heads = self.n_heads
         qkv = self.to_qkv(x)  # (batch, slots, 3 * dim)
         q, k, v = qkv.split(dim, dim=-1)  # views, each (batch, slots, dim)
-        # the fused kernel skips the weights; on a CPU its backward is no faster,
-        # and the explicit path draws dropout exactly as nn.Dropout does
-        if not need_weights and (x.is_cuda or not (torch.is_grad_enabled() and qkv.requires_grad)):
+        # the fused kernel skips the weights; on a CPU its backward is no faster.
+        # It draws its dropout from torch's global generator, so training with
+        # dropout takes the explicit path, whose masks come from self.dropout
+        dropping = self.training and self.dropout.p > 0
+        if not need_weights and not dropping and (
+            x.is_cuda or not (torch.is_grad_enabled() and qkv.requires_grad)
+        ):
             if x.is_cuda:
                 return self._fused(q, k, v, valid, apply_top_k), None
             return self._keys_first(q, k, v, valid, apply_top_k), None
@@ -227,8 +242,6 @@ class TopKSelfAttention(nn.Module):
         batch, n_slots, dim = q.shape
         bias = self._prediction_bias(q, k, valid, apply_top_k)
         heads = lambda t: t.view(batch, n_slots, self.n_heads, -1).transpose(1, 2)  # noqa: E731
-        dropout = self.dropout.p if self.training else 0.0
         out = F.scaled_dot_product_attention(heads(q), heads(k), heads(v),
-                                             attn_mask=bias.to(q.dtype), dropout_p=dropout,
-                                             scale=self.scale)  # fmt: skip
+                                             attn_mask=bias.to(q.dtype), scale=self.scale)
         return _zero_rows_without_keys(out.transpose(1, 2).reshape(batch, n_slots, dim), valid)

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._random import blank
+
 UNKNOWN_ID = 1  # the same convention as SAINModule (0 padding, 1 unknown)
 
 
@@ -42,33 +44,36 @@ class ChoiceHead(nn.Module):
         without features.
     embed_dim : int
         Width of the choice vectors.
+    generator : torch.Generator, optional
+        Draws the initial weights; None draws from torch's global generator.
     """
 
     def __init__(self, n_users: int, n_items: int, user_feature_dim: int,
-                 item_feature_dim: int, embed_dim: int):  # fmt: skip
+                 item_feature_dim: int, embed_dim: int,
+                 generator: torch.Generator | None = None):  # fmt: skip
         super().__init__()
-        self.user_id = nn.Embedding(n_users, embed_dim)
-        self.history = nn.Embedding(n_items, embed_dim)  # y_j of the items a user chose
-        self.item_id = nn.Embedding(n_items, embed_dim)
-        self.item_bias = nn.Embedding(n_items, 1)  # popularity, in logit units
-        self.user_features = (nn.Linear(user_feature_dim, embed_dim, bias=False)
+        self.user_id = blank(nn.Embedding, n_users, embed_dim)
+        self.history = blank(nn.Embedding, n_items, embed_dim)  # y_j of the items a user chose
+        self.item_id = blank(nn.Embedding, n_items, embed_dim)
+        self.item_bias = blank(nn.Embedding, n_items, 1)  # popularity, in logit units
+        self.user_features = (blank(nn.Linear, user_feature_dim, embed_dim, bias=False)
                               if user_feature_dim else None)  # fmt: skip
         # one more output than embed_dim: the bias the features give an item
-        self.item_features = (nn.Linear(item_feature_dim, embed_dim + 1, bias=False)
+        self.item_features = (blank(nn.Linear, item_feature_dim, embed_dim + 1, bias=False)
                               if item_feature_dim else None)  # fmt: skip
         # how much the predicted rating counts next to the choice when ranking
         # (chosen in fit on validation data; see sklearn_sain._choice_ranking)
         self.register_buffer("rating_weight", torch.zeros(()))
-        self.reset_parameters()
+        self.reset_parameters(generator)
 
-    def reset_parameters(self) -> None:
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         nn.init.zeros_(self.user_id.weight)  # a user starts as the sum of their history
         for table in (self.history, self.item_id):
-            nn.init.normal_(table.weight, std=0.01)
+            nn.init.normal_(table.weight, std=0.01, generator=generator)
         nn.init.zeros_(self.item_bias.weight)
         for linear in (self.user_features, self.item_features):
             if linear is not None:
-                nn.init.normal_(linear.weight, std=0.01)
+                nn.init.normal_(linear.weight, std=0.01, generator=generator)
 
     def user_vectors(self, users, history, offsets, features=None) -> torch.Tensor:
         """Choice vectors of ``users`` ``(batch,)``.

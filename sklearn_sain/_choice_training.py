@@ -34,6 +34,7 @@ from ._choice_ranking import (
     select_rating_weight,
     side_features,
 )
+from ._random import random_mask, seeded_generator
 
 # Chosen on the validation split of the paper's MovieLens data (users' held-out
 # items, NDCG@10): see docs/ranking.rst.
@@ -99,19 +100,21 @@ def history_bags(items: torch.Tensor, owner: torch.Tensor, n_owners: int):
     return items, torch.cumsum(counts, 0) - counts
 
 
-def user_choice_vectors(head, data: ChoiceData, rows: torch.Tensor, keep: float | None = None):
+def user_choice_vectors(head, data: ChoiceData, rows: torch.Tensor, keep: float | None = None,
+                        generator: torch.Generator | None = None):  # fmt: skip
     """Choice vectors of the users at ``rows``, their history thinned to ``keep`` (None: whole).
 
-    In training (``keep`` given) a share of the users also lose their features.
+    In training (``keep`` given) a share of the users also lose their
+    features; ``generator`` draws which (None: torch's global generator).
     """
     positions, owner = gather_lists(data.indptr, data.chosen, rows)
     if keep is not None:
-        kept = torch.rand(positions.shape, device=positions.device) < keep
+        kept = random_mask(positions.shape, keep, positions.device, generator)
         positions, owner = positions[kept], owner[kept]
     history, offsets = history_bags(data.item_ids[positions], owner, len(rows))
     features = None if data.user_features is None else data.user_features[rows]
     if features is not None and keep is not None and USER_FEATURE_DROPOUT > 0:
-        shown = torch.rand(len(rows), 1, device=features.device) >= USER_FEATURE_DROPOUT
+        shown = ~random_mask((len(rows), 1), USER_FEATURE_DROPOUT, features.device, generator)
         features = features * shown
     return head.user_vectors(data.user_ids[rows], history, offsets, features)
 
@@ -158,8 +161,12 @@ def fixed_epochs(data: ChoiceData) -> int:
 
 
 def train_choice_head(head, data: ChoiceData, rng: np.random.RandomState, *,
-                      max_epochs: int = MAX_CHOICE_EPOCHS, verbose: int = 0) -> dict:  # fmt: skip
+                      max_epochs: int = MAX_CHOICE_EPOCHS, verbose: int = 0,
+                      generator: torch.Generator | None = None) -> dict:  # fmt: skip
     """Fit ``head`` in place; with validation pairs keep its best epoch by NDCG@10.
+
+    ``rng`` orders the users of each epoch; ``generator`` (on the head's
+    device; None: torch's global generator) draws the training noise.
 
     Returns the history: ``{"loss": [...], "ndcg": [...], "best_epoch": int}``.
     """
@@ -176,8 +183,8 @@ def train_choice_head(head, data: ChoiceData, rng: np.random.RandomState, *,
         order = torch.as_tensor(rng.permutation(n_users), device=device)
         total = torch.zeros((), device=device)
         for rows in torch.split(order, batch):
-            users = user_choice_vectors(head, data, rows, HISTORY_KEEP)
-            known = (torch.rand(n_items, device=device) >= ITEM_ID_DROPOUT).float()
+            users = user_choice_vectors(head, data, rows, HISTORY_KEEP, generator)
+            known = (~random_mask(n_items, ITEM_ID_DROPOUT, device, generator)).float()
             item_vectors, item_bias = head.item_vectors(data.item_ids, data.item_features, known)
             positions, owner = gather_lists(data.indptr, data.chosen, rows)
             chosen = torch.zeros(len(rows), n_items, device=device)
@@ -273,13 +280,15 @@ def fit_choice_head(module, catalog, train_pairs, valid_pairs, valid_target, dev
     started = time.perf_counter()
     head = module.choice
     data = build_choice_data(module, catalog, train_pairs, valid_pairs, device)
-    head.reset_parameters()
+    # the head's own generator: fits in parallel threads must not share torch's
+    generator = seeded_generator(rng.randint(np.iinfo(np.int32).max), device)
+    head.reset_parameters(generator)
     # validation pairs of users or items the head has not seen (new items, new
     # users) cannot choose an epoch: then a fixed budget
     max_epochs = MAX_CHOICE_EPOCHS if has_validation(data) else fixed_epochs(data)
     # a line per epoch is for verbose=2; verbose=1 gets the summary below
     history = train_choice_head(head, data, rng, max_epochs=max_epochs,
-                                verbose=int(verbose >= 2))  # fmt: skip
+                                verbose=int(verbose >= 2), generator=generator)  # fmt: skip
     weight, ndcg = DEFAULT_RATING_WEIGHT, None
     if valid_pairs is not None:
         liked = np.asarray(valid_target) > 0

@@ -35,6 +35,8 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
+from ._random import blank
+
 
 def select_links(owners, others, n_others: int, max_links: int | None, rng):
     """Distinct ``(owner, other)`` pairs, at most ``max_links`` per owner, sorted by owner then other.
@@ -132,11 +134,14 @@ class ImplicitFeedback(nn.Module):
         a module of the same shape.
     dim : int
         Width of the vectors.
+    generator : torch.Generator, optional
+        Draws the initial vectors; None draws from torch's global generator.
     """
 
-    def __init__(self, n_owners: int, n_others: int, n_links: int, dim: int):
+    def __init__(self, n_owners: int, n_others: int, n_links: int, dim: int,
+                 generator: torch.Generator | None = None):  # fmt: skip
         super().__init__()
-        self.table = nn.Embedding(n_others, dim)
+        self.table = blank(nn.Embedding, n_others, dim)
         # CSR of the links: owner o links to others[starts[o] : starts[o] + counts[o]]
         self.register_buffer("starts", torch.zeros(n_owners, dtype=torch.long))
         self.register_buffer("counts", torch.zeros(n_owners, dtype=torch.long))
@@ -148,10 +153,10 @@ class ImplicitFeedback(nn.Module):
                              persistent=False)  # fmt: skip
         # a loaded state is checked, then grouped: damaged links fail the load
         self.register_load_state_dict_post_hook(lambda module, _: module._group_by_row())
-        self.reset_parameters()
+        self.reset_parameters(generator)
 
-    def reset_parameters(self) -> None:
-        nn.init.normal_(self.table.weight, std=0.01)
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        nn.init.normal_(self.table.weight, std=0.01, generator=generator)
 
     @torch.no_grad()
     def set_links(self, owners, others) -> None:

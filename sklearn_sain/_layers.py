@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._attention import TopKSelfAttention
+from ._random import blank, random_mask
 
 PAD_ID = 0
 NORMS = ("layer", "batch", "none")
@@ -27,7 +28,8 @@ class SharedFieldEmbedding(nn.Module):
     zero. Each slot of the token sequence belongs to one field.
     """
 
-    def __init__(self, vocabulary_sizes: Sequence[int], slot_fields: Sequence[int], dim: int):
+    def __init__(self, vocabulary_sizes: Sequence[int], slot_fields: Sequence[int], dim: int,
+                 generator: torch.Generator | None = None):  # fmt: skip
         super().__init__()
         sizes = torch.as_tensor(list(vocabulary_sizes), dtype=torch.long)
         starts = torch.cumsum(sizes - 1, 0) - (sizes - 1) + 1  # first row of each field
@@ -36,16 +38,25 @@ class SharedFieldEmbedding(nn.Module):
         self.register_buffer("slot_shift", starts[slot_fields] - 1, persistent=False)
         self.register_buffer("slot_size", sizes[slot_fields], persistent=False)
         self.n_rows = 1 + sum(int(size) - 1 for size in vocabulary_sizes)
-        self.table = nn.Embedding(self.n_rows, dim, padding_idx=PAD_ID)
+        self.table = blank(nn.Embedding, self.n_rows, dim, padding_idx=PAD_ID)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        # small, as the feedback vectors are: attention logits grow with the
+        # square of the token vectors, and std 1 validated worse (docs/cold_start.rst)
+        nn.init.normal_(self.table.weight, std=0.05, generator=generator)
+        with torch.no_grad():
+            self.table.weight[PAD_ID].zero_()
 
     def rows(self, tokens: torch.Tensor) -> torch.Tensor:
         """Global table rows of local ids ``tokens`` ``(batch, slots)``, in their dtype."""
         return torch.where(tokens > 0, tokens + self.slot_shift.to(tokens.dtype), 0)
 
-    def unknown_rows(self, rows: torch.Tensor, share: float) -> torch.Tensor:
+    def unknown_rows(self, rows: torch.Tensor, share: float,
+                     generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
         """``rows`` with a random ``share`` of the valid tokens set to their field's unknown value."""
         unknown = (self.slot_shift + 1).to(rows.dtype)  # the row of local id 1 in each slot
-        dropped = (torch.rand(rows.shape, device=rows.device) < share) & (rows > 0)
+        dropped = random_mask(rows.shape, share, rows.device, generator) & (rows > 0)
         return torch.where(dropped, unknown, rows)
 
     def embed_rows(self, rows: torch.Tensor) -> torch.Tensor:
@@ -102,9 +113,10 @@ class MaskedBatchNorm(nn.Module):
 class FeatureInteraction(nn.Module):
     """Feature-level interaction layer: attention, residual + ReLU (Eq. 4), normalisation."""
 
-    def __init__(self, dim: int, n_heads: int, top_k: int | None, dropout: float, norm: str):
+    def __init__(self, dim: int, n_heads: int, top_k: int | None, dropout: float, norm: str,
+                 generator: torch.Generator | None = None):  # fmt: skip
         super().__init__()
-        self.attention = TopKSelfAttention(dim, n_heads, top_k, dropout)
+        self.attention = TopKSelfAttention(dim, n_heads, top_k, dropout, generator)
         self.norm_kind = norm
         if norm == "layer":
             self.norm = nn.LayerNorm(dim)

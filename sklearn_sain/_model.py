@@ -41,6 +41,7 @@ from torch.nn import functional as F
 from ._choice import ChoiceHead
 from ._feedback import ImplicitFeedback
 from ._layers import NORMS, PAD_ID, FeatureInteraction, FieldPooling, SharedFieldEmbedding
+from ._random import Dropout, blank, dropout, init_linear_, random_mask
 
 UNKNOWN_ID = 1
 
@@ -112,6 +113,10 @@ class SAINModule(nn.Module):
         Whether the module carries a :class:`~sklearn_sain._choice.ChoiceHead`
         (``self.choice``), trained apart from the rating path, for top-N
         recommendation.
+    generator : torch.Generator, optional
+        Draws the initial weights (on the CPU, where the module is built);
+        None draws from torch's global generator, as torch's layers do.
+        Training-time masks come from :meth:`use_generator`.
     """
 
     def __init__(
@@ -136,6 +141,7 @@ class SAINModule(nn.Module):
         content_bias: bool = False,
         token_dropout: float = 0.0,
         choice_head: bool = False,
+        generator: torch.Generator | None = None,
     ):
         super().__init__()
         roles = list(field_roles)
@@ -148,27 +154,32 @@ class SAINModule(nn.Module):
         self.n_item_slots = sum(field_widths[self.n_user_fields :])
         self.top_k_at_predict = top_k_at_predict
 
-        self.user_cf = nn.Embedding(n_users, embed_dim)
-        self.item_cf = nn.Embedding(n_items, embed_dim)
-        self.user_bias = nn.Embedding(n_users, 1)
-        self.item_bias = nn.Embedding(n_items, 1)
+        # every layer is built blank and initialised from `generator` below
+        self.user_cf = blank(nn.Embedding, n_users, embed_dim)
+        self.item_cf = blank(nn.Embedding, n_items, embed_dim)
+        self.user_bias = blank(nn.Embedding, n_users, 1)
+        self.item_bias = blank(nn.Embedding, n_items, 1)
         self.global_bias = nn.Parameter(torch.zeros(1))
         self.implicit_feedback = implicit_feedback
         if implicit_feedback:
             # a user's bag holds items, an item's bag holds users
-            self.user_implicit = ImplicitFeedback(n_users, n_items, n_user_links, embed_dim)
-            self.item_implicit = ImplicitFeedback(n_items, n_users, n_item_links, embed_dim)
+            self.user_implicit = ImplicitFeedback(n_users, n_items, n_user_links, embed_dim,
+                                                  generator)  # fmt: skip
+            self.item_implicit = ImplicitFeedback(n_items, n_users, n_item_links, embed_dim,
+                                                  generator)  # fmt: skip
 
         self.has_content = len(roles) > 0
         if self.has_content:
-            self.features = SharedFieldEmbedding(vocabulary_sizes, slot_fields, feature_dim)
-            self.interaction = FeatureInteraction(feature_dim, n_heads, top_k, dropout, norm)
+            self.features = SharedFieldEmbedding(vocabulary_sizes, slot_fields, feature_dim,
+                                                 generator)  # fmt: skip
+            self.interaction = FeatureInteraction(feature_dim, n_heads, top_k, dropout, norm,
+                                                  generator)  # fmt: skip
             self.pooling = FieldPooling(slot_fields, len(roles))
         # f_user / f_item (Eq. 5-6); a side without features has neither
         self.f_user = self._projection(self.n_user_fields, feature_dim, embed_dim, dropout)
         self.f_item = self._projection(self.n_item_fields, feature_dim, embed_dim, dropout)
         # g of Eq. 7, shared by feedback and content vectors of both sides
-        self.gate = nn.Linear(embed_dim, 1)
+        self.gate = blank(nn.Linear, embed_dim, 1)
         self.id_dropout = float(id_dropout)
         self.token_dropout = float(token_dropout)
         self.user_content_bias = self._bias_head(content_bias and self.n_user_fields, embed_dim)
@@ -178,32 +189,36 @@ class SAINModule(nn.Module):
         # projection stands between
         self.token_bias = None
         if content_bias and self.has_content:
-            self.token_bias = nn.Embedding(self.features.n_rows, 2, padding_idx=PAD_ID)
-        self.reset_parameters()
+            self.token_bias = blank(nn.Embedding, self.features.n_rows, 2, padding_idx=PAD_ID)
+        self.noise_generator = None
+        self.reset_parameters(generator)
         self.choice = None
         if choice_head:
-            # the head's initialisation must not shift the random stream that
-            # the rating path's training draws from; it is reset when trained
-            with torch.random.fork_rng(devices=[]):
-                self.choice = ChoiceHead(n_users, n_items, self.n_user_fields * feature_dim,
-                                         self.n_item_fields * feature_dim, embed_dim)
+            self.choice = ChoiceHead(n_users, n_items, self.n_user_fields * feature_dim,
+                                     self.n_item_fields * feature_dim, embed_dim, generator)
 
     @staticmethod
     def _projection(n_fields: int, feature_dim: int, embed_dim: int, dropout: float):
         if n_fields == 0:
             return None
-        return nn.Sequential(nn.Linear(n_fields * feature_dim, embed_dim), nn.Dropout(dropout))
+        return nn.Sequential(blank(nn.Linear, n_fields * feature_dim, embed_dim), Dropout(dropout))
 
     @staticmethod
     def _bias_head(wanted, embed_dim: int):
         # two outputs: a known id's complement to its bias, an unseen id's whole bias
-        return nn.Linear(embed_dim, 2, bias=False) if wanted else None
+        return blank(nn.Linear, embed_dim, 2, bias=False) if wanted else None
 
-    def reset_parameters(self) -> None:
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Initialise the rating path (not the choice head) from ``generator`` (None: global)."""
         for table in (self.user_cf, self.item_cf):
-            nn.init.normal_(table.weight, std=0.01)
+            nn.init.normal_(table.weight, std=0.01, generator=generator)
         for table in (self.user_bias, self.item_bias):
             nn.init.zeros_(table.weight)
+        for projection in (self.f_user, self.f_item):
+            if projection is not None:
+                init_linear_(projection[0], generator)
+        init_linear_(self.gate, generator)
+        nn.init.zeros_(self.global_bias)
         with torch.no_grad():
             # rows never trained (padding, and the unknown id when every id is
             # known) must not inject noise into cold-start predictions
@@ -212,10 +227,25 @@ class SAINModule(nn.Module):
         for head in (self.user_content_bias, self.item_content_bias, self.token_bias):
             if head is not None:
                 nn.init.zeros_(head.weight)  # training starts from the id biases alone
+        if self.implicit_feedback:
+            self.user_implicit.reset_parameters(generator)
+            self.item_implicit.reset_parameters(generator)
         if self.has_content:
-            nn.init.normal_(self.features.table.weight, std=0.05)
-            with torch.no_grad():
-                self.features.table.weight[PAD_ID].zero_()
+            self.features.reset_parameters(generator)
+            self.interaction.attention.reset_parameters(generator)
+
+    def use_generator(self, generator: torch.Generator | None) -> None:
+        """Draw the training-time masks (dropout, id and token dropout) from ``generator``.
+
+        ``generator`` must live on the module's device; None returns to
+        torch's global generator. A fit sets its own for the length of the
+        fit, so that fits in parallel threads neither disturb each other nor
+        any other user of the global generator.
+        """
+        self.noise_generator = generator
+        for module in self.modules():
+            if isinstance(module, Dropout):
+                module.generator = generator
 
     @torch.no_grad()
     def set_biases(self, global_bias: float, user_bias, item_bias) -> None:
@@ -303,7 +333,7 @@ class SAINModule(nn.Module):
         """Content vectors from global ``rows``; also the embedded tokens, for the penalty."""
         batch = rows.shape[0]
         if self.training and self.token_dropout > 0:
-            rows = self.features.unknown_rows(rows, self.token_dropout)
+            rows = self.features.unknown_rows(rows, self.token_dropout, self.noise_generator)
         valid = rows > 0  # row 0 is the padding row of every field
         x = self.features.embed_rows(rows)  # (batch, slots, feature_dim)
         token_index = valid.reshape(-1).nonzero().squeeze(1)
@@ -340,8 +370,9 @@ class SAINModule(nn.Module):
         """f_user / f_item: the Linear + Dropout of ``projection``, called without module hooks."""
         if projection is None:
             return None
-        linear, dropout = projection
-        return F.dropout(F.linear(pooled, linear.weight, linear.bias), dropout.p, dropout.training)
+        linear, drop = projection
+        return dropout(F.linear(pooled, linear.weight, linear.bias), drop.p, drop.training,
+                       drop.generator)  # fmt: skip
 
     # -------------------------------------------------------- integration
     def integrate(self, cf: torch.Tensor, content: torch.Tensor | None, known: torch.Tensor):
@@ -421,7 +452,7 @@ class SAINModule(nn.Module):
 
     def _drop_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """``ids`` with a random ``id_dropout`` share of the known ones set to the unknown id."""
-        dropped = torch.rand(ids.shape, device=ids.device) < self.id_dropout
+        dropped = random_mask(ids.shape, self.id_dropout, ids.device, self.noise_generator)
         return torch.where(dropped & (ids > UNKNOWN_ID), UNKNOWN_ID, ids)
 
     @staticmethod

@@ -489,7 +489,9 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
         wrong = sorted(set(expected) ^ set(found)) or sorted(
             k for k in expected if expected[k] != found[k])
         raise ValueError(f"the tensors do not fit the model the metadata describes ({wrong[0]})")
-    module = SAINModule(**kwargs)
+    # the saved state replaces the initial weights: a generator of its own
+    # keeps the load from drawing on torch's global one
+    module = SAINModule(**kwargs, generator=torch.Generator())
     # strict: a tensor missing, extra or of another shape means another model; damaged
     # implicit-feedback links fail the load too (ImplicitFeedback checks what it loads)
     module.load_state_dict(module_tensors, strict=True)

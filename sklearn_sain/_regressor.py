@@ -19,13 +19,13 @@ from ._feedback import training_links
 from ._layout import is_encoded, layout_of
 from ._model import SAINModule
 from ._params import check_regressor_params
+from ._random import seeded_generator
 from ._catalog import build_catalog
 from ._torch_utils import (
     cpu_state_dict,
     is_allocation_error,
     is_finite_module,
     loadable_device,
-    private_torch_seed,
     resolve_device,
 )
 from ._training import Rows, predict_batch_rows, predict_rows, torch_threads, train_module
@@ -221,7 +221,10 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         the CPU; at batch 128 one thread is often the fastest.
     random_state : int, RandomState instance or None, default=None
         Seeds parameter initialisation, shuffling, dropout and the validation
-        split, without touching global random state.
+        split. A fit draws from torch generators of its own, never from
+        torch's global one: fits in parallel threads (threaded Dask or joblib
+        workers) give the same model as one after the other, and leave the
+        random streams of the rest of the program alone.
     verbose : int, default=0
         1 prints one line per epoch and a summary of the choice head; 2
         also prints a progress line within each epoch (share done, rows per
@@ -503,8 +506,12 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         links = self._feedback_links(train_rows, seed)
         self._module_kwargs.update(n_user_links=len(links[0][0]), n_item_links=len(links[1][0]))
-        with private_torch_seed(seed, self.device_):
-            self.module_ = self._build_module()
+        # generators of the fit's own, never torch's global one: fits in
+        # parallel threads must neither depend on nor disturb each other
+        self.module_ = self._build_module(seeded_generator(seed))
+        noise = seeded_generator(rng.randint(np.iinfo(np.int32).max), self.device_)
+        self.module_.use_generator(noise)
+        try:
             self.module_.set_feedback_links(*links)
             if self.bias_init == "ridge":
                 self.module_.set_biases(*self._ridge_biases(train_rows))
@@ -527,6 +534,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                     "lower batch_size, or cap long multi-valued cells with the encoder's "
                     "max_values"
                 ) from exc
+        finally:
+            self.module_.use_generator(None)  # a fitted module holds no generator
         # the last steps can break the weights after the last loss was measured,
         # or leave them finite but so large that scores overflow: check both
         if not (is_finite_module(self.module_)
@@ -582,9 +591,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                             rows.target.cpu().numpy()[counted], self.layout_.n_users,
                             self.layout_.n_items, reg=_BIAS_RIDGE)  # fmt: skip
 
-    def _build_module(self) -> SAINModule:
+    def _build_module(self, generator: torch.Generator) -> SAINModule:
         try:
-            return SAINModule(**self._module_kwargs).to(self.device_)
+            return SAINModule(**self._module_kwargs, generator=generator).to(self.device_)
         except (RuntimeError, MemoryError) as exc:
             if not is_allocation_error(exc):
                 raise
@@ -808,7 +817,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         module_state = state.get("module_")
         if isinstance(module_state, dict):
             device = loadable_device(state["device_"])
-            module = SAINModule(**state["_module_kwargs"])
+            # the state replaces the initial weights, drawn without the global generator
+            module = SAINModule(**state["_module_kwargs"], generator=torch.Generator())
             module.load_state_dict(module_state)
             state["module_"] = module.to(device).eval()
             state["device_"] = device

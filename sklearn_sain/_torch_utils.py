@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 import torch
@@ -42,19 +41,6 @@ def resolve_device(device) -> torch.device:
     elif resolved.type != "cpu":
         raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda', 'cuda:N' or 'auto'")
     return resolved
-
-
-@contextlib.contextmanager
-def private_torch_seed(seed: int, device: torch.device):
-    """Seed torch inside the block only; the caller's global RNG state is restored afterwards.
-
-    Estimators must be reproducible through ``random_state`` without touching
-    the global random streams the rest of the program relies on.
-    """
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def cpu_state_dict(module: torch.nn.Module) -> dict:
