@@ -162,11 +162,13 @@ def fixed_epochs(data: ChoiceData) -> int:
 
 def train_choice_head(head, data: ChoiceData, rng: np.random.RandomState, *,
                       max_epochs: int = MAX_CHOICE_EPOCHS, verbose: int = 0,
-                      generator: torch.Generator | None = None) -> dict:  # fmt: skip
+                      generator: torch.Generator | None = None, on_batch=None) -> dict:  # fmt: skip
     """Fit ``head`` in place; with validation pairs keep its best epoch by NDCG@10.
 
     ``rng`` orders the users of each epoch; ``generator`` (on the head's
-    device; None: torch's global generator) draws the training noise.
+    device; None: torch's global generator) draws the training noise;
+    ``on_batch`` is called before each batch, as in
+    :func:`~sklearn_sain._training.train_module`.
 
     Returns the history: ``{"loss": [...], "ndcg": [...], "best_epoch": int}``.
     """
@@ -183,6 +185,8 @@ def train_choice_head(head, data: ChoiceData, rng: np.random.RandomState, *,
         order = torch.as_tensor(rng.permutation(n_users), device=device)
         total = torch.zeros((), device=device)
         for rows in torch.split(order, batch):
+            if on_batch is not None:
+                on_batch()
             users = user_choice_vectors(head, data, rows, HISTORY_KEEP, generator)
             known = (~random_mask(n_items, ITEM_ID_DROPOUT, device, generator)).float()
             item_vectors, item_bias = head.item_vectors(data.item_ids, data.item_features, known)
@@ -263,7 +267,8 @@ def new_pairs(data: ChoiceData, pairs):
 
 
 def fit_choice_head(module, catalog, train_pairs, valid_pairs, valid_target, device,
-                    rng: np.random.RandomState, verbose: int = 0) -> dict:  # fmt: skip
+                    rng: np.random.RandomState, verbose: int = 0,
+                    on_batch=None) -> dict:  # fmt: skip
     """Train ``module.choice`` on the training pairs, then choose its rating weight.
 
     ``catalog`` holds the training rows only (their users' histories are the
@@ -288,7 +293,8 @@ def fit_choice_head(module, catalog, train_pairs, valid_pairs, valid_target, dev
     max_epochs = MAX_CHOICE_EPOCHS if has_validation(data) else fixed_epochs(data)
     # a line per epoch is for verbose=2; verbose=1 gets the summary below
     history = train_choice_head(head, data, rng, max_epochs=max_epochs,
-                                verbose=int(verbose >= 2), generator=generator)  # fmt: skip
+                                verbose=int(verbose >= 2), generator=generator,
+                                on_batch=on_batch)  # fmt: skip
     weight, ndcg = DEFAULT_RATING_WEIGHT, None
     if valid_pairs is not None:
         liked = np.asarray(valid_target) > 0

@@ -47,7 +47,11 @@ def check_regressor_params(estimator) -> None:
     check_number(estimator.verbose, "verbose", integral, min_val=0, allow_bool=True)
     if estimator.implicit_max_links is not None:
         check_number(estimator.implicit_max_links, "implicit_max_links", integral, min_val=1)
-    if estimator.n_threads is not None:
+    if isinstance(estimator.n_threads, str):
+        if estimator.n_threads != "auto":
+            raise ValueError(f"n_threads must be an int >= 1, 'auto' or None, "
+                             f"got {estimator.n_threads!r}")  # fmt: skip
+    elif estimator.n_threads is not None:
         check_number(estimator.n_threads, "n_threads", integral, min_val=1)
     for name in ("top_k_at_predict", "implicit_feedback", "content_bias", "choice_head",
                  "early_stopping", "clip_predictions"):

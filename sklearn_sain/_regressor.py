@@ -28,7 +28,8 @@ from ._torch_utils import (
     loadable_device,
     resolve_device,
 )
-from ._training import Rows, predict_batch_rows, predict_rows, torch_threads, train_module
+from ._threads import torch_threads
+from ._training import Rows, predict_batch_rows, predict_rows, train_module
 from ._validation import (
     TrainingDivergedError,
     check_target,
@@ -213,12 +214,17 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         keep ``min_ids=2`` in it for cold start.
     device : str or torch.device, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available).
-    n_threads : int or None, default=None
+    n_threads : int, "auto" or None, default="auto"
         Torch intra-op threads during ``fit`` and ``predict``, the previous
-        setting restored afterwards; None leaves torch's setting alone. When
-        several fits run side by side (Dask or joblib workers), give each
-        about ``cores // parallel fits`` so that they do not oversubscribe
-        the CPU; at batch 128 one thread is often the fastest.
+        setting restored afterwards. ``"auto"`` takes the cores that are free
+        when the work starts and looks again every two seconds while it
+        trains: never more than torch's current setting (which reflects
+        ``OMP_NUM_THREADS`` and the limits Dask and joblib give their
+        workers), the CPUs of the process's affinity mask and cgroup quota,
+        or the cores other processes leave idle; one thread for a prediction
+        of at most 8,192 rows, and in a thread other than the main one
+        (threaded workers). An int fixes the count; None leaves torch's
+        setting alone. See :doc:`/speed`.
     random_state : int, RandomState instance or None, default=None
         Seeds parameter initialisation, shuffling, dropout and the validation
         split. A fit draws from torch generators of its own, never from
@@ -316,7 +322,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         clip_predictions=True,
         encoder=None,
         device="auto",
-        n_threads=None,
+        n_threads="auto",
         random_state=None,
         verbose=0,
     ):
@@ -432,8 +438,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             For parameters or cells of the wrong type.
         """
         try:
-            with torch_threads(self.n_threads):
-                return self._fit(X, y, eval_set, sample_weight)
+            with torch_threads(self.n_threads) as threads:
+                return self._fit(X, y, eval_set, sample_weight, threads.step)
         except BaseException:
             # a failed refit must not leave the previous model next to the new
             # layout: predict would then index embeddings with the wrong ids
@@ -445,7 +451,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             delattr(self, name)
         vars(self).pop("_module_kwargs", None)
 
-    def _fit(self, X, y, eval_set, sample_weight):
+    def _fit(self, X, y, eval_set, sample_weight, on_batch):
         self._validate_params()
         encoded = self._encode(X, fit=True)
         y = self._check_target(y, n_rows=len(encoded))
@@ -516,9 +522,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             if self.bias_init == "ridge":
                 self.module_.set_biases(*self._ridge_biases(train_rows))
             try:
-                history = self._train(train_rows, valid_rows, rng)
+                history = self._train(train_rows, valid_rows, rng, on_batch)
                 self.choice_history_ = self._train_choice(encoded, train_index, train_rows,
-                                                          valid_rows, rng)  # fmt: skip
+                                                          valid_rows, rng, on_batch)  # fmt: skip
             except FloatingPointError as exc:
                 raise TrainingDivergedError(
                     f"Training diverged (learning_rate={self.learning_rate}, "
@@ -617,7 +623,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     def _scores(self, rows: Rows) -> torch.Tensor:
         return predict_rows(self.module_, rows, self._predict_batch_size())
 
-    def _train(self, train_rows, valid_rows, rng):
+    def _train(self, train_rows, valid_rows, rng, on_batch):
         return train_module(
             self.module_,
             train_rows,
@@ -636,9 +642,10 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             verbose=self.verbose,
             predict_batch_size=self._predict_batch_size(),
             cold_start_weight=self.cold_start_weight,
+            on_batch=on_batch,
         )
 
-    def _train_choice(self, encoded, train_index, train_rows, valid_rows, rng):
+    def _train_choice(self, encoded, train_index, train_rows, valid_rows, rng, on_batch):
         """Fit the choice head (if any) on who rated what; its history, or None."""
         if self.module_.choice is None:
             return None
@@ -651,7 +658,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         if valid_rows is not None:
             valid_pairs, valid_target = pairs(valid_rows), valid_rows.target.cpu().numpy()
         return fit_choice_head(self.module_, train_catalog, pairs(train_rows), valid_pairs,
-                               valid_target, self.device_, rng, self.verbose)  # fmt: skip
+                               valid_target, self.device_, rng, self.verbose,
+                               on_batch)  # fmt: skip
 
     def _encode_validation(self, X_val):
         if self.encoder_ is not None:
@@ -677,7 +685,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             ``clip_predictions`` is True.
         """
         encoded = self._encode(X, fit=False)
-        with torch_threads(self.n_threads):
+        with torch_threads(self.n_threads, n_rows=len(encoded)):
             scores = self._scores(self._rows(encoded)).double().cpu().numpy()
         if not np.isfinite(scores).all():
             # fit checks the weights and a sample of scores, so this takes a model

@@ -13,8 +13,6 @@ table rows once per chunk, the loss is accumulated on the device (no
 
 from __future__ import annotations
 
-import contextlib
-import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -136,26 +134,6 @@ def stacked_loss(scores: torch.Tensor, target: torch.Tensor, kind: str,
     if kind == "rmse":
         mse = (mse + 1e-8).sqrt()
     return mse.sum()
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads: int | None):
-    """Run the block with ``n_threads`` torch intra-op threads, restoring the setting after.
-
-    ``None`` leaves torch as it is. Several processes (joblib or Dask
-    workers) each using every core slow one another down badly: give each
-    ``cores // workers`` threads.
-    """
-    if not isinstance(n_threads, numbers.Integral) or isinstance(n_threads, bool) or n_threads < 1:
-        # None, or a value the estimator's own checks will refuse with a clear message
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class FusedAdam(torch.optim.Adam):
@@ -316,6 +294,7 @@ def train_module(
     verbose: int = 0,
     predict_batch_size: int | None = None,
     cold_start_weight: float = 0.0,
+    on_batch=None,
 ) -> History:
     """Train ``module`` in place and return its history.
 
@@ -340,6 +319,10 @@ def train_module(
     A positive ``cold_start_weight`` adds, with that weight, the errors of the
     combined score as it would be for an unseen item and for an unseen user
     (:meth:`SAINModule.training_terms` with ``cold_scores``) to the loss.
+
+    ``on_batch``, when given, is called with no argument before each batch
+    (the thread policy of :func:`sklearn_sain._threads.torch_threads` looks
+    at the machine there).
     """
     optimizer = make_optimizer(module.parameters(), learning_rate)
     averaged = None
@@ -364,6 +347,8 @@ def train_module(
         for users, items, rows, target, weight in _batches(module, train, order, batch_size):
             if progress is not None:
                 progress.update(n_batches * batch_size)
+            if on_batch is not None:
+                on_batch()
             scores, penalty = module.training_terms(users, items, rows, cold)
             batch_loss = stacked_loss(scores[:3], target, loss, weight)
             if cold:
