@@ -191,6 +191,8 @@ class SAINModule(nn.Module):
         if content_bias and self.has_content:
             self.token_bias = blank(nn.Embedding, self.features.n_rows, 2, padding_idx=PAD_ID)
         self.noise_generator = None
+        self._feedback_cache = None  # see _feedback_vectors
+        self.register_load_state_dict_post_hook(SAINModule._forget_feedback_cache)
         self.reset_parameters(generator)
         self.choice = None
         if choice_head:
@@ -268,9 +270,13 @@ class SAINModule(nn.Module):
         if self.implicit_feedback:
             self.user_implicit.set_links(*user_links)
             self.item_implicit.set_links(*item_links)
+        self._forget_feedback_cache(self)
 
     def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
         """Feedback vectors X_CF of ``users`` ``(batch,)``: ``(batch, embed_dim)``."""
+        cached = self._feedback_vectors()
+        if cached is not None:
+            return F.embedding(users, cached[0])
         vectors = F.embedding(users, self.user_cf.weight)
         if self.implicit_feedback:
             vectors = vectors + self.user_implicit(users)
@@ -278,10 +284,47 @@ class SAINModule(nn.Module):
 
     def item_vectors(self, items: torch.Tensor) -> torch.Tensor:
         """Feedback vectors X_CF of ``items`` ``(batch,)``: ``(batch, embed_dim)``."""
+        cached = self._feedback_vectors()
+        if cached is not None:
+            return F.embedding(items, cached[1])
         vectors = F.embedding(items, self.item_cf.weight)
         if self.implicit_feedback:
             vectors = vectors + self.item_implicit(items)
         return vectors
+
+    def _feedback_vectors(self):
+        """Every user's and every item's feedback vector, computed once for prediction; or None.
+
+        With implicit feedback a row's X_CF sums up to ``implicit_max_links``
+        vectors, yet it depends on the weights and the links only, never on
+        the row: in evaluation mode without gradients the vectors of all ids
+        are computed at the first call and kept until the module trains again
+        (:meth:`train`), loads a state or stores new links.
+        """
+        if not self.implicit_feedback or self.training or torch.is_grad_enabled():
+            return None
+        weight = self.user_cf.weight
+        device = weight.device
+        cache = self._feedback_cache
+        if cache is None or cache[0].device != device or cache[0].dtype != weight.dtype:
+            # normal tensors even when called in inference mode: they outlive the call
+            with torch.inference_mode(False), torch.no_grad():
+                users = torch.arange(self.user_cf.num_embeddings, device=device)
+                items = torch.arange(self.item_cf.num_embeddings, device=device)
+                self._feedback_cache = (
+                    self.user_cf.weight + self.user_implicit(users),
+                    self.item_cf.weight + self.item_implicit(items),
+                )
+        return self._feedback_cache
+
+    def train(self, mode: bool = True):
+        if mode:
+            self._forget_feedback_cache(self)  # the weights are about to change
+        return super().train(mode)
+
+    @staticmethod
+    def _forget_feedback_cache(module, incompatible_keys=None) -> None:
+        module._feedback_cache = None
 
     def user_biases(self, users: torch.Tensor, content: SideContent | None) -> torch.Tensor:
         """Bias of ``users`` ``(batch,)`` given their content (see :meth:`content`)."""

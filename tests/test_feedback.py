@@ -250,3 +250,53 @@ def test_loading_the_whole_network_regroups_the_links_by_row():
         original, copy = getattr(module, name), getattr(loaded, name)
         assert torch.equal(copy.row_offsets, original.row_offsets)
         assert torch.equal(copy.row_owners, original.row_owners)
+
+
+def _module_with_links(seed):
+    kwargs = dict(n_users=5, n_items=7, vocabulary_sizes=[], field_roles=[], field_widths=[],
+                  embed_dim=3, implicit_feedback=True, n_user_links=5, n_item_links=5)  # fmt: skip
+    torch.manual_seed(seed)
+    module = SAINModule(**kwargs)
+    module.set_feedback_links(select_links(USERS, ITEMS, 7, None, RNG),
+                              select_links(ITEMS, USERS, 5, None, RNG))  # fmt: skip
+    return module
+
+
+def test_prediction_reads_every_ids_feedback_vector_from_a_cache_that_follows_the_weights():
+    module = _module_with_links(0).eval()
+    users, items = torch.tensor([2, 3, 4, 2]), torch.tensor([2, 4, 5, 3])
+    exact_user, exact_item = module.user_vectors(users), module.item_vectors(items)  # grad on
+    with torch.inference_mode():
+        torch.testing.assert_close(module.user_vectors(users), exact_user)
+        torch.testing.assert_close(module.item_vectors(items), exact_item)
+    assert module._feedback_vectors() is None  # with gradients: never the cache
+    with torch.no_grad():
+        cached = module._feedback_vectors()
+        assert cached is not None and cached[0].shape == (5, 3) and cached[1].shape == (7, 3)
+        assert module._feedback_vectors() is cached  # computed once
+    # training drops it: the next prediction sees the new weights
+    module.train()
+    with torch.no_grad():
+        module.user_implicit.table.weight.add_(1.0)
+    module.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(module.user_vectors(users), _exact(module.user_vectors, users))
+    # so do loading a state and storing links
+    other = _module_with_links(1)
+    with torch.no_grad():
+        module._feedback_vectors()
+    module.load_state_dict(other.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(module.item_vectors(items),
+                                   _exact(other.eval().item_vectors, items))  # fmt: skip
+        module._feedback_vectors()
+    assert module._feedback_cache is not None
+    module.set_feedback_links(select_links(USERS, ITEMS, 7, None, RNG),
+                              select_links(ITEMS, USERS, 5, None, RNG))  # fmt: skip
+    assert module._feedback_cache is None
+
+
+def _exact(vectors, ids):
+    """``vectors(ids)`` computed from the weights (gradients on, so never the cache)."""
+    with torch.enable_grad():
+        return vectors(ids).detach()
