@@ -116,6 +116,20 @@ def test_run_speed_prints_and_writes_every_figure(tmp_path):
     assert "per epoch" in text and "rows/s" in text and "peak RSS" in text
 
 
+def test_time_to_accuracy_fits_each_row_once_and_scores_the_test_split():
+    from test_benchmark import _tiny_dataset
+
+    lines = []
+    figures = _speed.time_to_accuracy(_tiny_dataset(), quick=True, log=lines.append)
+    assert [f["row"] for f in figures] == list(_speed.TIME_TO_ACCURACY_ROWS)
+    sain = figures[0]
+    assert sain["fit_seconds"] > 0 and sain["seconds_over_sain"] == 1.0
+    assert 0 < sain["test_rmse"] < 2 and 1 <= sain["best_epoch"] <= sain["epochs_run"] <= 2
+    for figure in figures[1:]:  # a peer not installed is listed as skipped, not dropped
+        assert ("skipped" in figure) != ("test_rmse" in figure)
+    assert any("SAIN (package defaults): fit" in line for line in lines)
+
+
 def test_speed_flag_reaches_the_speed_benchmark(monkeypatch, tmp_path):
     calls = {}
     monkeypatch.setattr(_speed, "run_speed", lambda dataset, **kwargs: calls.update(kwargs))
@@ -124,4 +138,5 @@ def test_speed_flag_reaches_the_speed_benchmark(monkeypatch, tmp_path):
                               "--out", str(tmp_path)])
     assert args.handler(args) == 0
     assert calls["scale_sizes"] == [] and calls["autoint"] is False
+    assert calls["accuracy"] is True  # the time-to-accuracy headline runs unless skipped
     assert calls["threads"] == 1  # the benchmark's default: one torch thread

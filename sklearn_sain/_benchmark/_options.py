@@ -66,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                        help="make_ratings rows of the scale curve; 0 skips it")
     speed.add_argument("--scale-batch-size", type=int, default=1024)
     speed.add_argument("--no-autoint", action="store_true", help="skip the AutoInt epochs")
+    speed.add_argument("--no-time-to-accuracy", action="store_true",
+                       help="skip the whole fits of SAIN, myFM and AutoInt (time to accuracy)")
     parser.add_argument("--merge", nargs="+", default=None, metavar="RESULTS_JSON",
                         help="combine the results.json files of earlier runs (e.g. one per "
                              "dataset, run side by side) into one report in --out; runs nothing")

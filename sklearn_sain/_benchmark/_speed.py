@@ -3,6 +3,12 @@
 Every figure is measured in the same run, so ratios compare like with like on
 whatever the machine is doing at the time:
 
+- the headline, time to accuracy: ``SAINRegressor().fit`` at the package
+  defaults on the paper's MovieLens training split (encoding, the ridge start
+  and the epochs up to early stopping on the validation split included), its
+  wall seconds and test RMSE, beside myFM (ids + side features) and
+  DeepCTR-Torch AutoInt fitted the way the accuracy benchmark fits them
+  (AutoInt to its best validation epoch) on the same rows;
 - one training epoch of SAIN (package defaults, batch 128) on the paper's
   MovieLens training split, the median of ``--speed-repeats`` epochs;
 - one epoch of DeepCTR-Torch AutoInt on the same rows and fields (batch 128,
@@ -304,6 +310,42 @@ def run_scale_point(n_rows: int, *, batch_size: int, max_epochs: int = 1, device
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+# the rows of the accuracy benchmark that the time-to-accuracy table compares
+TIME_TO_ACCURACY_ROWS = ("sain-default", "myfm-side", "autoint")
+
+
+def time_to_accuracy(dataset, *, device="cpu", seed: int = 0, quick: bool = False,
+                     log=print) -> list[dict]:  # fmt: skip
+    """Fit seconds and test RMSE of :data:`TIME_TO_ACCURACY_ROWS`, each fitted once as the
+    accuracy benchmark fits it (validation for its own choices, test scored once)."""
+    from ._common import Context, rmse
+    from ._runner import select_rows
+
+    ctx = Context(device=device, quick=quick)
+    X_test, y_test = dataset.test
+    figures = []
+    for row in select_rows(list(TIME_TO_ACCURACY_ROWS)):
+        missing = row.missing_packages()
+        if missing:
+            log(f"  {row.label}: skipped (pip install {' '.join(missing)})")
+            figures.append({"row": row.key, "label": row.label, "skipped": missing})
+            continue
+        fitted = row.run(dataset, seed, ctx)
+        figure = {"row": row.key, "label": row.label, "fit_seconds": fitted.fit_seconds,
+                  "test_rmse": rmse(y_test, fitted.predict(X_test))}  # fmt: skip
+        for name in ("epochs_run", "best_epoch", "n_iter"):
+            if name in fitted.info:
+                figure[name] = fitted.info[name]
+        figures.append(figure)
+    sain = figures[0].get("fit_seconds")
+    for figure in figures:
+        if sain and "fit_seconds" in figure:
+            figure["seconds_over_sain"] = figure["fit_seconds"] / sain
+            log(f"  {figure['label']}: fit {figure['fit_seconds']:.1f} s "
+                f"({figure['seconds_over_sain']:.2f}x SAIN's), test RMSE {figure['test_rmse']:.4f}")
+    return figures
+
+
 def _median(values) -> float:
     return float(np.median(values)) if len(values) else float("nan")
 
@@ -312,7 +354,7 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
               repeats: int = 3, autoint: bool = True, autoint_batches=(128, 256),
               predict_rows: int = 1_000_000, encode_rows: int = 1_000_000,
               scale_sizes=SCALE_SIZES, scale_batch_size: int = 1024, scale_epochs: int = 1,
-              synthetic_rows: int = 80_000, log=print) -> dict:  # fmt: skip
+              synthetic_rows: int = 80_000, accuracy: bool = True, log=print) -> dict:  # fmt: skip
     """Measure every figure of the speed report; print it and write ``speed.json`` to ``out``."""
     import torch
 
@@ -336,6 +378,11 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
                   "threads": torch.get_num_threads(), "dataset": name, "n_train": len(X),
                   "results": {}}  # fmt: skip
         results = report["results"]
+
+        if dataset is not None and accuracy:
+            log(f"\n== time to accuracy: each model's whole fit at its defaults, {name}, "
+                f"seed 0, {torch.get_num_threads()} torch thread(s)")
+            results["time_to_accuracy"] = time_to_accuracy(dataset, device="cpu", log=log)
 
         log(f"\n== training epoch, CPU, batch 128, {len(X)} rows of {name}")
         rows, module, layout = prepare(X, y, _encoder(dataset), "cpu")
@@ -455,6 +502,7 @@ def run_from_args(args) -> int:
     sizes = [] if args.scale_sizes == [0] else args.scale_sizes
     run_speed(dataset, out=args.out, device=args.device, threads=args.threads,
               repeats=args.speed_repeats, autoint=not args.no_autoint,
+              accuracy=not args.no_time_to_accuracy,
               scale_sizes=sizes, scale_batch_size=args.scale_batch_size)  # fmt: skip
     return 0
 
