@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._ids import UNKNOWN_ID
 from ._layout import id_matrix
 
-UNKNOWN_ID = 1  # the id convention of SAINModule: 0 padding, 1 unknown, 2.. known
 
 _ARRAYS = ("user_ids", "user_tokens", "item_ids", "item_tokens", "seen_indptr", "seen_items")
 

@@ -27,9 +27,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._ids import UNKNOWN_ID
 from ._random import blank
 
-UNKNOWN_ID = 1  # the same convention as SAINModule (0 padding, 1 unknown)
 
 
 class ChoiceHead(nn.Module):

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._choice import UNKNOWN_ID, multinomial_loss
+from ._choice import multinomial_loss
+from ._ids import UNKNOWN_ID
 from ._choice_ranking import (
     DEFAULT_RATING_WEIGHT,
     catalog_side,

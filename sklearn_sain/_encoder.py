@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._drift import warn_on_type_drift
+from ._ids import PAD_ID, UNKNOWN_ID
 from ._tokenize import (
     cell_keys,
     column_values,
@@ -24,7 +25,6 @@ from ._validation import (
     is_column_spec,
 )
 
-PAD_ID, UNK_ID = 0, 1
 _SPECIAL_TOKENS = ("<pad>", "<unk>")
 
 
@@ -305,7 +305,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
             )
             found = self.vocabularies_[field].get_indexer(uniques)
             warn_on_type_drift(self.vocabularies_[field], uniques, found, field)
-            ids = np.where(found < 0, UNK_ID, found + 2).astype(np.int32)
+            ids = np.where(found < 0, UNKNOWN_ID, found + 2).astype(np.int32)
             encoded.append((rows, ids[codes], exploded))
         return self._assemble(encoded, index)
 
@@ -482,7 +482,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
                 enough &= _distinct_owners(codes, owners[rows], len(uniques)) >= self.min_ids
             known = np.flatnonzero(enough)
             known = known[sort_order(uniques[known])]
-            id_of_code = np.full(len(uniques), UNK_ID, dtype=np.int32)
+            id_of_code = np.full(len(uniques), UNKNOWN_ID, dtype=np.int32)
             id_of_code[known] = np.arange(2, len(known) + 2, dtype=np.int32)
             per_row = np.bincount(rows) if multi and len(rows) else np.ones(1, int)
             self.multi_valued_[field] = multi

@@ -13,9 +13,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._attention import TopKSelfAttention
+from ._ids import PAD_ID
 from ._random import blank, random_mask
 
-PAD_ID = 0
 NORMS = ("layer", "batch", "none")
 
 

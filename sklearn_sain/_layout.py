@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._model import UNKNOWN_ID
+from ._ids import UNKNOWN_ID
 
 _ID_COLUMN = re.compile(r"^(user|item):(?!.*\[\d+\]$)(.+)$")
 _SLOT_COLUMN = re.compile(r"^(user|item):(.*)\[(\d+)\]$")
@@ -55,10 +55,6 @@ class TokenLayout:
             field_roles=[f.role for f in self.fields],
             field_widths=[f.width for f in self.fields],
         )
-
-    def slot_labels(self) -> list:
-        """``(field key, slot)`` of every token slot, in order."""
-        return [(f.key, j) for f in self.fields for j in range(f.width)]
 
     def arrays(self, encoded: pd.DataFrame, dtype=np.int64):
         """Split an encoded table into ``users``, ``items`` and ``tokens`` integer arrays.

@@ -40,12 +40,12 @@ from torch.nn import functional as F
 
 from ._choice import ChoiceHead
 from ._feedback import ImplicitFeedback
-from ._layers import NORMS, PAD_ID, FeatureInteraction, FieldPooling, SharedFieldEmbedding
+from ._ids import PAD_ID, UNKNOWN_ID
+from ._layers import NORMS, FeatureInteraction, FieldPooling, SharedFieldEmbedding
 from ._random import Dropout, blank, dropout, init_linear_, random_mask
 
-UNKNOWN_ID = 1
 
-__all__ = ["NORMS", "PAD_ID", "UNKNOWN_ID", "SAINModule", "SAINOutput", "SideContent"]
+__all__ = ["NORMS", "SAINModule", "SAINOutput", "SideContent"]
 
 
 class SAINOutput(NamedTuple):

@@ -20,7 +20,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._catalog import candidate_columns
 from ._choice_ranking import RANK_BY, mask_seen, ranked_by_choice, top_columns
 from ._encoder import SAINEncoder
-from ._model import UNKNOWN_ID, SideContent
+from ._ids import UNKNOWN_ID
+from ._model import SideContent
 from ._validation import check_bool, check_int_param
 
 # ------------------------------------------------------------------ encoders

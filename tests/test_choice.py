@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from sklearn_sain._choice import UNKNOWN_ID, ChoiceHead, multinomial_loss
+from sklearn_sain._choice import ChoiceHead, multinomial_loss
+from sklearn_sain._ids import UNKNOWN_ID
 
 
 @pytest.fixture

@@ -294,15 +294,12 @@ def _plot_curves(record, path, title) -> bool:
     valid = info.get("validation_curve") or []
     if not valid:
         return False
-    train_rmse, objective = info.get("train_curve"), info.get("loss_curve")
-    panels = 1 if train_rmse or not objective else 2
+    objective = info.get("loss_curve")
+    panels = 2 if objective else 1
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
     ax = axes[0, 0]
     epochs = np.arange(1, len(valid) + 1)
     ax.plot(epochs, valid, marker="o", color="C1", label="validation RMSE")
-    if train_rmse:
-        ax.plot(np.arange(1, len(train_rmse) + 1), train_rmse, marker="s", color="C0",
-                label="training RMSE")  # fmt: skip
     ax.axvline(info.get("best_epoch", len(valid)), color="grey", linestyle=":", label="kept epoch")
     ax.set_xlabel("epoch")
     ax.set_ylabel("RMSE (rating units)")

@@ -143,11 +143,6 @@ def fit_sain(config_params, dataset, seed, ctx) -> Fitted:
         "validation_curve": [float(v) for v in model.validation_scores_],
         "device": str(model.device_),
     }
-    # A per-epoch training RMSE, if the estimator records one.
-    for name in ("train_scores_", "training_scores_"):
-        if hasattr(model, name):
-            info["train_curve"] = [float(v) for v in getattr(model, name)]
-            break
     fitted = Fitted(model.predict, t.seconds, info)
     ctx.cache[key] = fitted
     return fitted
