@@ -136,87 +136,20 @@ def stacked_loss(scores: torch.Tensor, target: torch.Tensor, kind: str,
     return mse.sum()
 
 
-class FusedAdam(torch.optim.Adam):
-    """:class:`torch.optim.Adam` with one fused kernel call per step and little else.
-
-    ``torch.optim.Adam(fused=True)`` already runs one kernel, but around it
-    each step regroups the tensors by device and dtype and bumps every
-    parameter's step counter separately: on a small model that bookkeeping
-    costs as much as the update. Here the tensor lists are built once, all
-    step counters are views of one tensor bumped by a single add, and the
-    step is otherwise the same as torch's (the same kernel, state and hooks).
-    Anything unusual (a closure, several groups, devices or dtypes, amsgrad,
-    maximize, a torch without the kernel) takes torch's own step.
-    """
-
-    def __init__(self, params, lr: float):
-        super().__init__(params, lr=lr, fused=True)
-        self._prepared = None  # (params, exp_avgs, exp_avg_sqs, steps, counter)
-        self._fast = hasattr(torch, "_fused_adam_")
-
-    def _prepare(self):
-        group = self.param_groups[0]
-        params = [p for p in group["params"] if p.grad is not None]
-        if (len(self.param_groups) != 1 or not params or group["amsgrad"] or group["maximize"]
-                or len({(p.device, p.dtype) for p in params}) != 1
-                or any(not self.state[p] for p in params)):  # fmt: skip
-            return None  # torch's step (which also initialises the state)
-        states = [self.state[p] for p in params]
-        counter = torch.stack([s["step"] for s in states])
-        steps = list(counter.unbind(0))  # views: one add bumps them all
-        for state, step in zip(states, steps):
-            state["step"] = step
-        return (params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-                steps, counter)  # fmt: skip
-
-    def _same_parameters(self) -> bool:
-        """Whether exactly the prepared parameters have gradients, as at the last step."""
-        params = self._prepared[0]
-        with_grad = sum(p.grad is not None for p in self.param_groups[0]["params"])
-        return with_grad == len(params) and all(p.grad is not None for p in params)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        if not self._fast or closure is not None:
-            return super().step(closure)
-        if self._prepared is None or not self._same_parameters():
-            self._prepared = self._prepare()
-            if self._prepared is None:
-                return super().step(closure)
-        params, exp_avgs, exp_avg_sqs, steps, counter = self._prepared
-        group = self.param_groups[0]
-        beta1, beta2 = group["betas"]
-        counter.add_(1)
-        try:
-            torch._fused_adam_(params, [p.grad for p in params], exp_avgs, exp_avg_sqs, [],
-                               steps, amsgrad=False, lr=group["lr"], beta1=beta1, beta2=beta2,
-                               weight_decay=group["weight_decay"], eps=group["eps"],
-                               maximize=False, grad_scale=None, found_inf=None)  # fmt: skip
-        except (RuntimeError, TypeError):
-            # a torch whose private kernel differs: undo the count, use torch's step
-            counter.sub_(1)
-            self._fast, self._prepared = False, None
-            return super().step(closure)
-        return None
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        if not set_to_none:
-            return super().zero_grad(set_to_none=False)
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.grad = None
-        return None
-
-
 def make_optimizer(parameters, learning_rate: float) -> torch.optim.Optimizer:
-    """Adam, as one fused kernel over all parameters where torch supports it on their device."""
+    """Adam, as one fused kernel over all parameters where torch supports it on their device.
+
+    The fused step costs a third of the default (multi-tensor) one on this
+    model's twenty small tensors (0.35 against 0.93 ms on the MovieLens
+    network, one CPU thread).
+    """
     parameters = list(parameters)
     devices = {p.device.type for p in parameters}
     if len(devices) == 1 and devices <= {"cpu", "cuda"}:
         try:
-            return FusedAdam(parameters, learning_rate)
+            return torch.optim.Adam(parameters, lr=learning_rate, fused=True)
         except (RuntimeError, TypeError, ValueError):
-            pass  # an older torch without the fused kernel for this device
+            pass  # a torch without the fused kernel for this device
     return torch.optim.Adam(parameters, lr=learning_rate)
 
 
