@@ -4,11 +4,12 @@ import re
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._drift import warn_on_type_drift
 from ._ids import PAD_ID, UNKNOWN_ID
+from ._params import count, invalid
 from ._tokenize import (
     cell_keys,
     column_values,
@@ -21,7 +22,6 @@ from ._tokenize import (
 from ._validation import (
     check_2d,
     check_feature_names_in,
-    check_int_param,
     is_column_spec,
 )
 
@@ -196,6 +196,17 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
     ['Drama', 'Comedy', '<unk>', '<pad>']
     """
 
+    _parameter_constraints: dict = {
+        "user_col": [str, count(0)],
+        "item_col": [str, count(0)],
+        "user_features": [list, tuple, np.ndarray, pd.Index, None],
+        "item_features": [list, tuple, np.ndarray, pd.Index, None],
+        "sep": [str, None],
+        "min_frequency": [count()],
+        "min_ids": [count()],
+        "max_values": [count(), None],
+    }
+
     def __init__(
         self,
         *,
@@ -242,6 +253,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
             state.setdefault("context_features_", [])
         self.__dict__.update(state)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the field roles, vocabularies and widths from `X`.
 
@@ -262,6 +274,7 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         self._fit(X)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit to `X` and return its token ids; same as ``fit(X).transform(X)``.
 
@@ -385,27 +398,14 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         return tags
 
     def _check_params(self):
-        for name in ("user_col", "item_col"):
-            if not is_column_spec(getattr(self, name)):
-                raise ValueError(
-                    f"{name} must be a column name (str) or position (int), "
-                    f"got {getattr(self, name)!r}."
-                )
+        """What ``_parameter_constraints`` cannot say: the lists' contents, an empty ``sep``."""
         for name in ("user_features", "item_features"):
             value = getattr(self, name)
-            if value is not None and (
-                not isinstance(value, (list, tuple, np.ndarray, pd.Index))
-                or not all(is_column_spec(column) for column in value)
-            ):
-                raise ValueError(
-                    f"{name} must be None or a list of column names or positions, "
-                    f"got {value!r}."
-                )
-        if self.sep is not None and not (isinstance(self.sep, str) and self.sep):
-            raise ValueError(f"sep must be a non-empty str or None, got {self.sep!r}.")
-        check_int_param(self.min_frequency, "min_frequency")
-        check_int_param(self.min_ids, "min_ids")
-        check_int_param(self.max_values, "max_values", allow_none=True)
+            if value is not None and not all(is_column_spec(column) for column in value):
+                raise invalid(self, name, "None or a list of column names (str) or positions "
+                                          "(int)", value)  # fmt: skip
+        if self.sep == "":
+            raise invalid(self, "sep", "a non-empty str or None", self.sep)
 
     def _fit(self, X):
         self._check_params()

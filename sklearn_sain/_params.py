@@ -1,62 +1,61 @@
-"""Validation of :class:`SAINRegressor` hyper-parameters, run at the start of ``fit``."""
+"""The building blocks of the estimators' parameter tables.
+
+Each estimator declares its parameters once, in its ``_parameter_constraints``
+class attribute, which scikit-learn's own validation reads
+(``BaseEstimator._validate_params``, run by ``@_fit_context`` at the start of
+``fit``): every invalid parameter then raises the same
+:class:`~sklearn.utils._param_validation.InvalidParameterError` (both a
+``ValueError`` and a ``TypeError``), whose message names the parameter, the
+estimator and what it accepts. What a table cannot say (one parameter against
+another, the content of a list) is checked beside it and raises the same
+error, through :func:`invalid`.
+"""
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
-from ._encoder import SAINEncoder
-from ._model import NORMS
-from ._training import LOSSES
-from ._validation import check_bool, check_number
+import numpy as np
+from sklearn.utils._param_validation import InvalidParameterError, Interval
 
-BIAS_INITS = ("ridge", "zeros")
+__all__ = ["InvalidParameterError", "count", "invalid", "non_negative", "positive", "share"]
 
 
-def check_regressor_params(estimator) -> None:
-    """Raise a ValueError or TypeError naming the first invalid parameter of ``estimator``."""
-    integral, real = numbers.Integral, numbers.Real
-    if estimator.top_k is not None:
-        check_number(estimator.top_k, "top_k", integral, min_val=1)
-    for name in ("n_heads", "embed_dim", "feature_dim", "batch_size", "max_epochs",
-                 "n_iter_no_change"):
-        check_number(getattr(estimator, name), name, integral, min_val=1)
-    if estimator.feature_dim % estimator.n_heads:
-        raise ValueError(
-            f"n_heads={estimator.n_heads} must divide feature_dim={estimator.feature_dim}: "
-            "each head gets feature_dim // n_heads dimensions"
-        )
-    check_number(estimator.dropout, "dropout", real, min_val=0.0, max_val=1.0,
-                 include_boundaries="left")
-    for name, value, allowed in (("norm", estimator.norm, NORMS), ("loss", estimator.loss, LOSSES),
-                                 ("bias_init", estimator.bias_init, BIAS_INITS)):
-        if not isinstance(value, str) or value not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    for name in ("id_dropout", "token_dropout"):
-        check_number(getattr(estimator, name), name, real, min_val=0.0, max_val=1.0,
-                     include_boundaries="left")
-    check_number(estimator.cold_start_weight, "cold_start_weight", real, min_val=0.0)
-    check_number(estimator.l2_reg, "l2_reg", real, min_val=0.0)
-    check_number(estimator.learning_rate, "learning_rate", real, min_val=0.0,
-                 include_boundaries="neither")
-    check_number(estimator.validation_fraction, "validation_fraction", real,
-                 min_val=0.0, max_val=1.0, include_boundaries="left")
-    check_number(estimator.tol, "tol", real, min_val=0.0)
-    if estimator.weight_averaging is not None:
-        check_number(estimator.weight_averaging, "weight_averaging", real, min_val=0.0,
-                     max_val=1.0, include_boundaries="neither")
-    check_number(estimator.verbose, "verbose", integral, min_val=0, allow_bool=True)
-    if estimator.implicit_max_links is not None:
-        check_number(estimator.implicit_max_links, "implicit_max_links", integral, min_val=1)
-    if isinstance(estimator.n_threads, str):
-        if estimator.n_threads != "auto":
-            raise ValueError(f"n_threads must be an int >= 1, 'auto' or None, "
-                             f"got {estimator.n_threads!r}")  # fmt: skip
-    elif estimator.n_threads is not None:
-        check_number(estimator.n_threads, "n_threads", integral, min_val=1)
-    for name in ("top_k_at_predict", "implicit_feedback", "content_bias", "choice_head",
-                 "early_stopping", "clip_predictions"):
-        check_bool(getattr(estimator, name), name)
-    if estimator.encoder is not None and not isinstance(estimator.encoder, SAINEncoder):
-        raise TypeError(
-            f"encoder must be a SAINEncoder or None, got {type(estimator.encoder).__name__}"
-        )
+class _Number(Interval):
+    """:class:`~sklearn.utils._param_validation.Interval` that refuses bools.
+
+    ``True`` is an ``int`` to Python, so ``max_epochs=True`` would otherwise
+    pass for 1 (scikit-learn's intervals accept it): a slip of that kind
+    should fail at ``fit``.
+    """
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+def count(low: int = 1) -> Interval:
+    """An int ``>= low`` (not a bool)."""
+    return _Number(Integral, low, None, closed="left")
+
+
+def share(closed: str = "left") -> Interval:
+    """A number between 0 and 1, ``[0, 1)`` unless ``closed`` says otherwise."""
+    return _Number(Real, 0, 1, closed=closed)
+
+
+def non_negative() -> Interval:
+    """A finite number ``>= 0``."""
+    return _Number(Real, 0, None, closed="left")
+
+
+def positive() -> Interval:
+    """A finite number ``> 0``."""
+    return _Number(Real, 0, None, closed="neither")
+
+
+def invalid(estimator, name: str, expected: str, value) -> InvalidParameterError:
+    """The error of the tables, for a check the tables cannot express."""
+    return InvalidParameterError(
+        f"The {name!r} parameter of {type(estimator).__name__} must be {expected}. "
+        f"Got {value!r} instead."
+    )

@@ -189,11 +189,11 @@ def load(path, *, device=None):
             for name, value in LEGACY_PARAMS.items():
                 params.setdefault(name, value)
         estimator = encoder_of(params) if kind == "SAINEncoder" else _ESTIMATORS[kind](**params)
+        estimator._validate_params()
+        estimator._check_params()
         if kind == "SAINRegressor":
-            estimator._validate_params()
             _set_regressor_state(estimator, metadata["state"], payload["tensors"], target_device)
         else:
-            estimator._check_params()
             _set_encoder_state(estimator, metadata["state"])
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
         raise ValueError(

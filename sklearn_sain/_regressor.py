@@ -7,9 +7,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._baselines import ridge_biases
@@ -17,8 +18,9 @@ from ._choice_training import fit_choice_head
 from ._encoder import SAINEncoder
 from ._feedback import training_links
 from ._layout import is_encoded, layout_of
+from ._layers import NORMS
 from ._model import SAINModule
-from ._params import check_regressor_params
+from ._params import count, invalid, non_negative, positive, share
 from ._random import seeded_generator
 from ._catalog import build_catalog
 from ._torch_utils import (
@@ -29,7 +31,7 @@ from ._torch_utils import (
     resolve_device,
 )
 from ._threads import torch_threads
-from ._training import Rows, predict_batch_rows, predict_rows, train_module
+from ._training import LOSSES, Rows, predict_batch_rows, predict_rows, train_module
 from ._validation import (
     TrainingDivergedError,
     check_target,
@@ -43,6 +45,8 @@ from ._validation import (
 # mean's is reported as diverged (R² below -1.25); no fit that learned
 # anything comes near it, and the mean is what every fit starts from
 _DIVERGED_FACTOR = 1.5
+# how the biases start: a ridge fit of user + item biases, or zeros as in the paper
+BIAS_INITS = ("ridge", "zeros")
 # validation rows below which RMSE ratios are noise (a 5-row table's one held-out row)
 _MIN_JUDGED = 30
 
@@ -291,6 +295,40 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     (3,)
     """
 
+    _parameter_constraints: dict = {
+        "top_k": [count(), None],
+        "n_heads": [count()],
+        "embed_dim": [count()],
+        "feature_dim": [count()],
+        "dropout": [share()],
+        "norm": [StrOptions(set(NORMS))],
+        "top_k_at_predict": ["boolean"],
+        "loss": [StrOptions(set(LOSSES))],
+        "implicit_feedback": ["boolean"],
+        "implicit_max_links": [count(), None],
+        "bias_init": [StrOptions(set(BIAS_INITS))],
+        "content_bias": ["boolean"],
+        "cold_start_weight": [non_negative()],
+        "id_dropout": [share()],
+        "token_dropout": [share()],
+        "choice_head": ["boolean"],
+        "l2_reg": [non_negative()],
+        "learning_rate": [positive()],
+        "batch_size": [count()],
+        "max_epochs": [count()],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [share()],
+        "n_iter_no_change": [count()],
+        "tol": [non_negative()],
+        "weight_averaging": [share(closed="neither"), None],
+        "clip_predictions": ["boolean"],
+        "encoder": [SAINEncoder, None],
+        "device": [str, torch.device],
+        "n_threads": [count(), StrOptions({"auto"}), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         *,
@@ -359,8 +397,12 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def _validate_params(self) -> None:
-        check_regressor_params(self)
+    def _check_params(self) -> None:
+        """What ``_parameter_constraints`` cannot say: one parameter against another."""
+        if self.feature_dim % self.n_heads:
+            raise invalid(self, "n_heads", f"a divisor of feature_dim={self.feature_dim} (each "
+                                           "head gets feature_dim // n_heads dimensions)",
+                          self.n_heads)  # fmt: skip
 
     _check_target = staticmethod(check_target)
 
@@ -402,6 +444,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             target = standardise(target, self.target_mean_, self.target_scale_)
         return Rows.from_arrays(users, items, tokens, target, self.device_, weight)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, eval_set=None, sample_weight=None):
         """Fit the model on ratings.
 
@@ -430,12 +473,16 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
 
         Raises
         ------
+        sklearn.utils._param_validation.InvalidParameterError
+            For an invalid parameter (checked against ``_parameter_constraints``,
+            as scikit-learn's estimators check theirs); it is both a
+            ``ValueError`` and a ``TypeError``.
         ValueError
-            For invalid parameters or data, and when training diverges (a
-            non-finite loss or non-finite weights, typically a too large
-            ``learning_rate``); the latter is also a ``FloatingPointError``.
+            For invalid data, and when training diverges (a non-finite loss or
+            non-finite weights, typically a too large ``learning_rate``); the
+            latter is also a ``FloatingPointError``.
         TypeError
-            For parameters or cells of the wrong type.
+            For cells of the wrong type.
         """
         try:
             with torch_threads(self.n_threads) as threads:
@@ -452,7 +499,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         vars(self).pop("_module_kwargs", None)
 
     def _fit(self, X, y, eval_set, sample_weight, on_batch):
-        self._validate_params()
+        self._check_params()
         encoded = self._encode(X, fit=True)
         y = self._check_target(y, n_rows=len(encoded))
         if sample_weight is not None:

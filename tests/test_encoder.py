@@ -1,6 +1,7 @@
 """SAINEncoder: token layout, vocabularies, role inference, validation, sklearn API."""
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -762,3 +763,29 @@ def test_new_ids_of_the_same_type_do_not_warn():
         warnings.simplefilter("error")
         encoder.transform(X.assign(user_id=X["user_id"] + 100))  # all new, same type
         encoder.transform(X.assign(user_id=X["user_id"].astype(float)))  # 1.0 matches 1
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"max_values": True}, "'max_values' parameter of SAINEncoder must be an int in the range "
+                           "[1, inf) or None. Got True instead"),
+    ({"min_ids": 0}, "'min_ids' parameter of SAINEncoder must be an int in the range [1, inf)"),
+    ({"min_frequency": 1.5}, "'min_frequency' parameter of SAINEncoder"),
+    ({"user_col": 1.5}, "'user_col' parameter of SAINEncoder"),
+    ({"user_features": "age"}, "'user_features' parameter of SAINEncoder"),
+    ({"user_features": ["age", 1.5]}, "'user_features' parameter of SAINEncoder must be None or "
+                                      "a list of column names"),
+    ({"sep": ""}, "'sep' parameter of SAINEncoder must be a non-empty str or None"),
+])  # fmt: skip
+def test_invalid_parameters_raise_the_one_error_type_of_both_estimators(params, match):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sklearn_sain import SAINRegressor
+
+    X = pd.DataFrame({"user_id": [1, 2], "item_id": [3, 4], "age": [20, 30]})
+    for fit in (lambda e: e.fit(X), lambda e: e.fit_transform(X)):
+        with pytest.raises(InvalidParameterError, match=re.escape(match)) as raised:
+            fit(SAINEncoder(**params))
+        # a ValueError and a TypeError, as scikit-learn's own parameter errors
+        assert isinstance(raised.value, ValueError) and isinstance(raised.value, TypeError)
+    with pytest.raises(InvalidParameterError, match="'max_epochs' parameter of SAINRegressor"):
+        SAINRegressor(max_epochs=True).fit(X, [1.0, 2.0])

@@ -288,14 +288,14 @@ def test_predict_before_fit_raises_not_fitted(ratings):
     "params, match",
     [
         ({"top_k": 0}, "top_k"),
-        ({"n_heads": 3}, "n_heads=3 must divide feature_dim=16"),
+        ({"n_heads": 3}, "must be a divisor of feature_dim=16"),
         ({"batch_size": 0}, "batch_size"),
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"learning_rate": -1.0}, "learning_rate"),
         ({"dropout": 1.0}, "dropout"),
-        ({"norm": "group"}, "norm must be one of"),
-        ({"loss": "mae"}, "loss must be one of"),
-        ({"bias_init": "normal"}, "bias_init must be one of"),
+        ({"norm": "group"}, "'norm' parameter of SAINRegressor must be a str among"),
+        ({"loss": "mae"}, "'loss' parameter of SAINRegressor must be a str among"),
+        ({"bias_init": "normal"}, "'bias_init' parameter of SAINRegressor must be a str among"),
         ({"max_epochs": 0}, "max_epochs"),
         ({"device": "tpu"}, "device='tpu'"),
     ],
@@ -343,7 +343,8 @@ def test_ridge_biases_solve_the_ridge_equations():
 
 def test_encoder_parameter_must_be_a_sain_encoder(ratings):
     X_train, _, y_train, _ = ratings
-    with pytest.raises(TypeError, match="encoder must be a SAINEncoder"):
+    with pytest.raises(TypeError, match="'encoder' parameter of SAINRegressor must be an "
+                                        "instance of 'sklearn_sain._encoder.SAINEncoder'"):
         SAINRegressor(encoder="onehot").fit(X_train, y_train)
 
 
