@@ -105,12 +105,12 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         Normalisation after the attention residual. The paper names batch
         normalisation (computed here over valid tokens only); the authors'
         code uses a layer norm. Batch validated better on the paper's
-        MovieLens split (0.8940 vs 0.8966 RMSE).
+        MovieLens split (see :doc:`/paper_fidelity`).
     top_k_at_predict : bool, default=True
         Whether top-K selection also applies at prediction. The authors' code
         uses the full softmax at evaluation; the paper does not say. Both
-        validated alike on MovieLens (0.8966 vs 0.8968), so the default keeps
-        prediction consistent with training.
+        validated alike on MovieLens (see :doc:`/paper_fidelity`), so the
+        default keeps prediction consistent with training.
     loss : {"rmse", "mse"}, default="rmse"
         Per-score error summed over the combined, content and preference
         scores (Eq. 9): ``"rmse"`` as in the paper, or the squared error.
@@ -119,9 +119,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         KDD 2008): a user's vector gains the normalised sum of learned
         vectors of the items the user rated in the training data, and an
         item's the sum over the users who rated it. What was rated, not only
-        how, then informs the vectors; on the paper's MovieLens split this
-        lowered the validation RMSE from 0.8937 to 0.8834 (seed 0, learning
-        rate 1e-3). The links are
+        how, then informs the vectors, which validated clearly better on the
+        paper's MovieLens split (see :doc:`/benchmarks`). The links are
         those of ``fit``'s training rows (not of ``eval_set``), stored with
         the model; ratings that arrive later count after a refit. Unseen ids
         have no links and, as before, are answered from their features.
@@ -137,9 +136,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         ratings at the mean were observed), so that training begins from
         the bias-only model and the interaction terms learn what it misses;
         ``"zeros"`` starts from zero, as the paper does. Ridge validated
-        better on the paper's MovieLens split (0.8788 against 0.8810, mean
-        of seeds 0-2, learning rate 5e-4) and on Yelp (1.0209 against
-        1.0255, seed 0), where zero biases lose to the bias-only model.
+        better on MovieLens and on Yelp, where zero biases lose to the
+        bias-only model (see :doc:`/benchmarks`).
     content_bias : bool, default=True
         Give each side with features a bias read from its content vector
         (one linear map of X̄ to two numbers): for a known id, a complement
@@ -166,8 +164,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         Share of the feature tokens that each training batch replaces by
         their field's unknown value. A value unseen in ``fit`` (the actor of
         a new film) maps to that unknown value, whose embedding is otherwise
-        never trained. Measured on the paper's MovieLens data within noise
-        of 0 (see the cold-start page), so off by default.
+        never trained. It measured within noise of 0 on the paper's
+        MovieLens data (see :doc:`/cold_start`), so it is off by default.
     choice_head : bool, default=True
         Also fit a choice head, which :meth:`recommend` ranks by: a model of
         which items each user rates (their history of rated items, their
@@ -185,9 +183,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         Adam step size. The paper uses 1e-3; with implicit feedback the
         model overfits within two or three epochs at that rate. With the
         biases started from the ridge fit, 3e-4 validated best on the
-        paper's MovieLens split (0.8779 against 0.8788 for 5e-4, mean of
-        seeds 0-2; 2e-4 was slower and no better on seed 0) and on Yelp
-        within 0.0002 of 2e-4 (1.0202; 1.0209 for 5e-4, seed 0).
+        paper's MovieLens split and on Yelp, and larger batches at larger
+        rates validated worse on MovieLens (see :doc:`/benchmarks` and
+        :doc:`/speed`).
     batch_size : int, default=128
         Training mini-batch size.
     max_epochs : int, default=50
