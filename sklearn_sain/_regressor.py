@@ -197,8 +197,11 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         ``validation_fraction`` of the training rows is held out.
     validation_fraction : float, default=0.1
         Share of training rows held out when early stopping without ``eval_set``.
-    n_iter_no_change : int, default=5
-        Patience of early stopping, in epochs.
+    n_iter_no_change : int, default=3
+        Patience of early stopping, in epochs. The validation curves of the
+        default fits on MovieLens and Yelp fall smoothly to their minimum and
+        rise after it: 3 kept the epoch 5 keeps in every fit measured, with a
+        fifth fewer epochs (see :doc:`/speed`).
     tol : float, default=1e-4
         Minimum improvement of the validation RMSE that counts, in units of
         the training targets' standard deviation (so rescaling the targets
@@ -352,7 +355,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         max_epochs=50,
         early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=5,
+        n_iter_no_change=3,
         tol=1e-4,
         weight_averaging=None,
         clip_predictions=True,
