@@ -181,13 +181,6 @@ class TopKSelfAttention(nn.Module):
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         init_linear_(self.to_qkv, generator)
 
-    def attention_weights(
-        self, q: torch.Tensor, k: torch.Tensor, valid: torch.Tensor, apply_top_k: bool
-    ) -> torch.Tensor:
-        """Eq. 1-2 weights from per-head ``q``, ``k`` ``(batch, heads, slots, head_dim)``."""
-        scores = (q @ k.transpose(-1, -2)) * self.scale  # (batch, heads, slots, slots)
-        return self._softmax(scores, valid, apply_top_k)
-
     def _softmax(self, scores: torch.Tensor, valid: torch.Tensor, apply_top_k: bool):
         top_k = self.top_k if apply_top_k else None
         bias = top_k_bias(valid, top_k, scores.shape[1], lambda rows: scores.index_select(0, rows),

@@ -127,13 +127,6 @@ class FeatureInteraction(nn.Module):
         else:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor, apply_top_k: bool = True):
-        """Every slot, padding included: ``(batch, slots, dim)`` and the attention weights."""
-        attended, weights = self.attention(x, valid, apply_top_k)
-        x = F.relu(x + attended)  # Eq. 4
-        x = self.norm(x, valid) if self.norm_kind == "batch" else self.norm(x)
-        return x, weights
-
     def valid_tokens(self, x: torch.Tensor, valid: torch.Tensor, token_index: torch.Tensor,
                      apply_top_k: bool = True, need_weights: bool = True):  # fmt: skip
         """The valid tokens only, ``(n_tokens, dim)`` in ``token_index`` order, and the weights.

@@ -110,19 +110,13 @@ class History:
     n_iter: int = 0
 
 
-def joint_loss(output, target: torch.Tensor, kind: str) -> torch.Tensor:
-    """Eq. 9 objective: the error of the combined, content and preference scores, summed.
-
-    The paper and the authors' code sum three RMSE terms (square roots of the
-    batch MSE); ``kind="mse"`` sums the squared errors instead.
-    """
-    scores = torch.stack((output.combined, output.content, output.preference))
-    return stacked_loss(scores, target, kind)
-
-
 def stacked_loss(scores: torch.Tensor, target: torch.Tensor, kind: str,
                  weight: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-    """:func:`joint_loss` of the scores stacked as ``(k, batch)``.
+    """The Eq. 9 objective of the scores stacked as ``(k, batch)``: their errors, summed.
+
+    The paper and the authors' code sum three RMSE terms (square roots of the
+    batch MSE) of the combined, content and preference scores;
+    ``kind="mse"`` sums the squared errors instead.
 
     ``weight`` (one per row, scaled to a mean of 1 over the training rows)
     weighs each row's squared errors; None counts every row once.

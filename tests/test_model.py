@@ -319,13 +319,21 @@ def test_cpu_and_gpu_prediction_kernels_match_the_explicit_attention(top_k, n_he
     assert torch.all(keys_first[1] == 0)
 
 
+def dense_interaction(interaction, x, valid):
+    """Eq. 1-4 on every slot, padding included: the plain formulation ``valid_tokens`` shortens."""
+    attended, weights = interaction.attention(x, valid)
+    x = torch.relu(x + attended)  # Eq. 4
+    x = interaction.norm(x, valid) if interaction.norm_kind == "batch" else interaction.norm(x)
+    return x, weights
+
+
 def test_valid_token_path_matches_the_dense_layers():
     module = make_module().train()
     users, items, tokens = batch()
     x = module.features(tokens)
     valid = tokens > 0
     torch.manual_seed(0)
-    dense, _ = module.interaction(x, valid)
+    dense, _ = dense_interaction(module.interaction, x, valid)
     pooled = module.pooling(dense, valid)
     running = module.interaction.norm.running_mean.clone()
     module.interaction.norm.running_mean.copy_(torch.zeros_like(running))
