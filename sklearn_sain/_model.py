@@ -458,7 +458,7 @@ class SAINModule(nn.Module):
         sides_user = torch.stack((user, user_bar, user_cf))  # (3, batch, embed_dim)
         sides_item = torch.stack((item, item_bar, item_cf))
         bias = user_bias + item_bias + self.global_bias
-        scores = (sides_user * sides_item).sum(-1) + bias  # (3, batch)
+        scores = self.rating_score(sides_user, sides_item, bias)  # (3, batch)
         if cold_scores:
             # the side that stays known enters as a constant: these scores train
             # the cold path only, never the warm vectors and biases
@@ -478,6 +478,18 @@ class SAINModule(nn.Module):
             penalty = penalty / max(users.shape[0], 1)
         return scores, alpha_user, alpha_item, weights, penalty
 
+    @staticmethod
+    def rating_score(user: torch.Tensor, item: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """Eq. 9: the dot product of the user's and the item's vectors, plus the biases.
+
+        ``user`` and ``item`` are ``(..., embed_dim)`` (the mixed vectors for
+        the combined score, X̄ or X_CF for the other two) and ``bias`` the sum
+        of the global, user and item biases, broadcast against ``(...)``.
+        Every score of the package, :meth:`SAINRegressor.recommend`'s
+        included, is computed here.
+        """
+        return (user * item).sum(-1) + bias
+
     def _cold_score(self, known, unknown_vectors, content, cold_bias):
         """Eq. 9 for a row whose other side were unseen, from the known side's vector and bias.
 
@@ -491,7 +503,7 @@ class SAINModule(nn.Module):
         # one row for the whole batch: every row's unseen id is the same unknown id
         unknown = unknown_vectors(torch.tensor([UNKNOWN_ID], device=bias.device))
         cold = self.integrate(unknown, content, torch.zeros_like(bias))[0]
-        return (vector * cold).sum(-1) + bias + cold_bias
+        return self.rating_score(vector, cold, bias + cold_bias)
 
     def _drop_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """``ids`` with a random ``id_dropout`` share of the known ones set to the unknown id."""

@@ -232,8 +232,8 @@ def _top_n(model, users: _Side, items: _Side, n: int, exclude_seen: bool):
                     (ids > UNKNOWN_ID).to(item_cf.dtype).repeat_interleave(n_items),
                 )[0].view(len(rows), n_items, -1)
                 user_bias = module.user_biases(ids.repeat_interleave(n_items), side)
-                scores = ((mixed * item_mixed[local]).sum(-1) + user_bias.view(len(rows), -1)
-                          + item_bias[local])  # Eq. 9 with the biases
+                scores = module.rating_score(mixed, item_mixed[local],
+                                             user_bias.view(len(rows), -1) + item_bias[local])
                 if exclude_seen:
                     mask_seen(scores, model.catalog_, users.catalog_pos[rows], column_of)
                 values, columns = top_columns(scores, k)
