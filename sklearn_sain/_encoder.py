@@ -8,8 +8,10 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._drift import warn_on_type_drift
+from . import _persistence
 from ._ids import PAD_ID, UNKNOWN_ID
 from ._params import count, invalid
+from ._persistable import persistable
 from ._tokenize import (
     cell_keys,
     column_values,
@@ -42,6 +44,7 @@ def _distinct_owners(codes, owners, n_values: int) -> np.ndarray:
 LEGACY_ENCODER_PARAMS = {"min_ids": 1}
 
 
+@persistable
 class SAINEncoder(TransformerMixin, BaseEstimator):
     """Encode a ratings table into padded integer token ids for SAIN.
 
@@ -232,23 +235,23 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
         if "vocabularies_" not in state:
             return state
-        from ._persistence import fitted_state_array
-
         # numpy bytes of the safe format instead of pandas indexes: skops can save them
-        array = fitted_state_array(self)
+        array = _persistence.fitted_state_array(self)
         if array is not None:
             state = {k: v for k, v in state.items() if not (k.endswith("_") or k == "_positions")}
             state["_fitted_state"] = array
         return state
 
+    @classmethod
+    def _with_legacy_params(cls, params: dict) -> dict:
+        """``params`` of a file or pickle from an older version, completed as it behaved."""
+        return {**LEGACY_ENCODER_PARAMS, **params}
+
     def __setstate__(self, state):
         state = dict(state)
         if "_fitted_state" in state:
-            from ._persistence import fitted_attributes
-
-            state.update(fitted_attributes(state.pop("_fitted_state")))
-        for name, value in LEGACY_ENCODER_PARAMS.items():  # pickles from before the parameter
-            state.setdefault(name, value)
+            state.update(_persistence.fitted_attributes(state.pop("_fitted_state")))
+        state = self._with_legacy_params(state)  # pickles from before a parameter
         if "user_col_" in state:  # fitted before context columns were inferred
             state.setdefault("context_features_", [])
         self.__dict__.update(state)

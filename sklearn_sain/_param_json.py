@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._encoder import LEGACY_ENCODER_PARAMS, SAINEncoder
+from ._persistable import is_persistable, persistable_class
 
 
 def params_json(estimator) -> dict:
@@ -43,7 +43,7 @@ def encode_param(value):
         return [encode_param(item) for item in value]
     if isinstance(value, torch.device):
         return {"__device__": str(value)}
-    if isinstance(value, SAINEncoder):
+    if is_persistable(value, "SAINEncoder"):
         return {"__encoder__": params_json(value)}
     if isinstance(value, np.random.RandomState):
         # the state as it is now, as a pickle of the instance would keep it
@@ -53,9 +53,15 @@ def encode_param(value):
     raise TypeError(f"values of type {type(value).__name__} are not supported")
 
 
-def encoder_of(params: dict) -> SAINEncoder:
+def encoder_of(params: dict):
     """A SAINEncoder with saved ``params``; a parameter the file predates takes its old value."""
-    return SAINEncoder(**{**LEGACY_ENCODER_PARAMS, **params})
+    return estimator_of("SAINEncoder", params)
+
+
+def estimator_of(name: str, params: dict):
+    """The estimator ``name`` with saved ``params``, completed as its version behaved."""
+    cls = persistable_class(name)
+    return cls(**cls._with_legacy_params(params))
 
 
 def decode_param(value):

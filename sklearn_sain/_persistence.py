@@ -34,12 +34,11 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._encoder import SAINEncoder
 from ._layout import Field, TokenLayout
-from ._param_json import decode_param, encode_param, encoder_of, params_json
+from ._param_json import decode_param, encode_param, estimator_of, params_json
 from ._model import NORMS, SAINModule
 from ._catalog import Catalog
-from ._regressor import LEGACY_PARAMS, SAINRegressor
+from ._persistable import is_persistable, persistable_class
 from ._safe_file import NotAZipError, check_archive, payload_digest, write_atomically
 from ._torch_utils import cpu_state_dict, loadable_device, resolve_device
 from ._validation import check_number
@@ -50,7 +49,6 @@ FORMAT_VERSION = 4
 _DIGEST_SINCE = 4  # the first format version whose files carry a digest
 _CATALOG = "catalog/"  # prefix of the catalog tensors; module state keys never contain "/"
 _KEYS = {"format", "format_version", "metadata", "tensors"}
-_ESTIMATORS = {"SAINRegressor": SAINRegressor, "SAINEncoder": SAINEncoder}
 
 _ENCODER_STATE = (
     "n_features_in_", "feature_names_in_", "user_col_", "item_col_", "user_features_",
@@ -106,7 +104,7 @@ def save(estimator, path) -> None:
         When ``estimator`` is not fitted.
     """
     kind = type(estimator).__name__
-    if _ESTIMATORS.get(kind) is not type(estimator):
+    if not is_persistable(estimator, kind) or type(estimator) is not persistable_class(kind):
         raise TypeError(
             f"save expects a SAINRegressor or a SAINEncoder, got {type(estimator).__name__}"
         )
@@ -178,17 +176,10 @@ def load(path, *, device=None):
     try:
         metadata = json.loads(payload["metadata"])
         kind = metadata["estimator"]
-        if kind not in _ESTIMATORS:
-            raise ValueError(f"unknown estimator {kind!r}")
+        persistable_class(kind)  # an unknown kind is refused before anything is decoded
         params = {name: decode_param(value) for name, value in metadata["params"].items()}
-        if kind == "SAINRegressor" and payload["format_version"] < 3:
-            params.setdefault("implicit_feedback", False)  # which did not exist before
-        if kind == "SAINRegressor":
-            # files written before bias_init existed trained from zero biases,
-            # and before the cold-start parameters without them
-            for name, value in LEGACY_PARAMS.items():
-                params.setdefault(name, value)
-        estimator = encoder_of(params) if kind == "SAINEncoder" else _ESTIMATORS[kind](**params)
+        # a parameter an older file predates takes the value that version behaved with
+        estimator = estimator_of(kind, params)
         estimator._validate_params()
         estimator._check_params()
         if kind == "SAINRegressor":
@@ -446,7 +437,7 @@ def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
         model.encoder_ = None
     else:
         params = {name: decode_param(value) for name, value in encoder["params"].items()}
-        model.encoder_ = encoder_of(params)
+        model.encoder_ = estimator_of("SAINEncoder", params)
         model.encoder_._check_params()
         _set_encoder_state(model.encoder_, encoder["state"])
     model.n_features_in_ = int(state["n_features_in_"])

@@ -20,7 +20,9 @@ from ._feedback import training_links
 from ._layout import is_encoded, layout_of
 from ._layers import NORMS
 from ._model import SAINModule
+from . import _explain, _persistence, _recommend
 from ._params import count, invalid, non_negative, positive, share
+from ._persistable import persistable
 from ._random import seeded_generator
 from ._catalog import build_catalog
 from ._torch_utils import (
@@ -57,8 +59,11 @@ _BIAS_RIDGE = 5.0
 
 # parameters added after models were first saved, each with the value that
 # describes a model trained before it existed (read by load and unpickling)
-LEGACY_PARAMS = {"bias_init": "zeros", "content_bias": False, "cold_start_weight": 0.0,
-                 "id_dropout": 0.0, "token_dropout": 0.0, "choice_head": False}
+# what files and pickles of older versions lack, as those versions behaved: no
+# implicit feedback, zero starting biases, no cold-start parts, no choice head
+LEGACY_PARAMS = {"implicit_feedback": False, "implicit_max_links": 256, "bias_init": "zeros",
+                 "content_bias": False, "cold_start_weight": 0.0, "id_dropout": 0.0,
+                 "token_dropout": 0.0, "choice_head": False}
 
 
 # the key of the fitted state (a safe-format file as bytes) in __getstate__
@@ -76,6 +81,7 @@ def default_encoder() -> SAINEncoder:
     return SAINEncoder(min_ids=2)
 
 
+@persistable
 class SAINRegressor(RegressorMixin, BaseEstimator):
     """Self-Attentive Integration Network for rating prediction (Yun et al., SIGIR 2019).
 
@@ -780,9 +786,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         >>> list(explanation.integration.columns)
         ['row', 'user', 'item', 'prediction', 'alpha_user', 'alpha_item']
         """
-        from ._explain import explain
-
-        return explain(self, X, encoder=encoder)
+        return _explain.explain(self, X, encoder=encoder)
 
     def recommend(self, users=None, n=10, *, items=None, exclude_seen=True,
                   user_features=None, item_features=None, encoder=None, rank_by=None):
@@ -834,22 +838,18 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         >>> model.recommend([0, 1], n=3).shape
         (6, 4)
         """
-        from ._recommend import recommend
-
-        return recommend(self, users, n, items=items, exclude_seen=exclude_seen,
-                         user_features=user_features, item_features=item_features,
-                         encoder=encoder, rank_by=rank_by)
+        return _recommend.recommend(self, users, n, items=items, exclude_seen=exclude_seen,
+                                    user_features=user_features, item_features=item_features,
+                                    encoder=encoder, rank_by=rank_by)
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):
         state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
         if "module_" not in state:
             return state
-        from ._persistence import fitted_state_array
-
         # the fitted state as a safe-format file: numpy bytes that any device
         # (and skops, which refuses tensors) can load
-        array = fitted_state_array(self)
+        array = _persistence.fitted_state_array(self)
         if array is None:  # a parameter the format cannot hold: CPU tensors then
             state["module_"] = cpu_state_dict(self.module_)
             return state
@@ -859,17 +859,16 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         state[_FITTED_STATE] = array
         return state
 
+    @classmethod
+    def _with_legacy_params(cls, params: dict) -> dict:
+        """``params`` of a file or pickle from an older version, completed as it behaved."""
+        return {**LEGACY_PARAMS, **params}
+
     def __setstate__(self, state):
         state = dict(state)
         if _FITTED_STATE in state:
-            from ._persistence import fitted_attributes
-
-            state.update(fitted_attributes(state.pop(_FITTED_STATE)))
-        # pickles from before implicit feedback existed describe models without it
-        state.setdefault("implicit_feedback", False)
-        state.setdefault("implicit_max_links", 256)
-        for name, value in LEGACY_PARAMS.items():  # and from before later parameters
-            state.setdefault(name, value)
+            state.update(_persistence.fitted_attributes(state.pop(_FITTED_STATE)))
+        state = self._with_legacy_params(state)
         module_state = state.get("module_")
         if isinstance(module_state, dict):
             device = loadable_device(state["device_"])
@@ -891,9 +890,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         path : str, path-like or binary file object
             Destination; an existing file is replaced once the new one is complete.
         """
-        from ._persistence import save
-
-        save(self, path)
+        _persistence.save(self, path)
 
     @classmethod
     def load(cls, path, *, device=None) -> "SAINRegressor":
@@ -915,9 +912,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         model : SAINRegressor
             The fitted model; its predictions equal those of the saved one.
         """
-        from ._persistence import load
-
-        model = load(path, device=device)
+        model = _persistence.load(path, device=device)
         if not isinstance(model, cls):
             raise ValueError(
                 f"The file holds a {type(model).__name__}, not a {cls.__name__}; "
