@@ -19,7 +19,7 @@ print("device", torch.cuda.get_device_name(0) if torch.cuda.is_available() else 
 PY
 python -m pytest -q -p no:cacheprovider -m gpu -rs 2>&1 | tee "$out/gpu_tests.log"
 tests=${PIPESTATUS[0]}
-python -m sklearn_sain benchmark --speed "${data[@]}" --device cuda --scale-sizes 0 \
+python benchmarks/run.py --speed "${data[@]}" --device cuda --scale-sizes 0 \
     --speed-repeats 3 --out "$out" 2>&1 | tee "$out/speed.log"
 speed=${PIPESTATUS[0]}
 echo "gpu tests rc=$tests, speed rc=$speed"

@@ -3,7 +3,7 @@
 Each configuration trains on the training split with early stopping on the
 validation split; only validation RMSE is printed, so defaults chosen from this
 table are never tuned on test. Datasets, splits and encoders are those of
-``python -m sklearn_sain benchmark`` (MovieLens: the paper's split; Yelp: the
+``python benchmarks/run.py`` (MovieLens: the paper's split; Yelp: the
 seeded 8:1:1 split).
 
     python benchmarks/select_defaults.py --data-dir ../shared/data --config default norm=layer
@@ -17,9 +17,14 @@ import argparse
 import ast
 import time
 
+import sys
+from pathlib import Path
+
 from sklearn_sain import SAINEncoder, SAINRegressor
-from sklearn_sain._benchmark._data import find_datasets
-from sklearn_sain._benchmark._options import DATASET_NAMES
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sain_bench, beside this script
+from sain_bench._data import find_datasets  # noqa: E402
+from sain_bench._options import DATASET_NAMES  # noqa: E402
 
 
 def parse_config(text: str) -> dict:

@@ -9,7 +9,7 @@ against ``top_k``, with ``None`` keeping every key. The rows here hold 6 to
 8 tokens, so K >= 8 equals keeping them all.
 
 For the real figure on MovieLens, run the benchmark command
-(``python -m sklearn_sain benchmark``), which draws
+(``python benchmarks/run.py``), which draws
 ``figure4_topk_movielens.png``.
 """
 

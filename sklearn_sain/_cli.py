@@ -1,4 +1,8 @@
-"""Command line: ``python -m sklearn_sain demo`` and ``python -m sklearn_sain benchmark``."""
+"""Command line: ``python -m sklearn_sain demo``.
+
+The benchmarks against the peers are not part of the installed package: run
+``python benchmarks/run.py`` from a source checkout.
+"""
 
 from __future__ import annotations
 
@@ -45,12 +49,6 @@ def run_demo(args) -> int:
     return 0
 
 
-def run_benchmark(args) -> int:
-    from ._benchmark._runner import run_from_args
-
-    return run_from_args(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sklearn_sain", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -62,17 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--verbose", type=int, default=1,
                       help="1: a line per epoch (default); 2: progress within epochs; 0: quiet")
     demo.set_defaults(handler=run_demo)
-
-    from ._benchmark._options import add_arguments  # argparse only: the models load lazily
-
-    benchmark = commands.add_parser(
-        "benchmark",
-        help="SAIN against its peers on MovieLens and Yelp (pip install sklearn-sain[bench])",
-        description="Fit SAIN and its peers on the same splits, select on validation, score the "
-        "test split once, and write results.md, results.json and PNG plots.",
-    )
-    add_arguments(benchmark)
-    benchmark.set_defaults(handler=run_benchmark)
     return parser
 
 

@@ -1,7 +1,7 @@
-"""The speed benchmark's helpers (sklearn_sain._benchmark._speed) on tiny synthetic data.
+"""The speed benchmark's helpers (sain_bench._speed) on tiny synthetic data.
 
 These check that every figure is measured and reported, not how fast anything
-is: timings are for ``python -m sklearn_sain benchmark --speed``, not tests.
+is: timings are for ``python benchmarks/run.py --speed``, not tests.
 """
 
 import importlib.util
@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from sain_bench import _speed, main
 from sklearn_sain import SAINEncoder
-from sklearn_sain._benchmark import _speed
-from sklearn_sain._cli import build_parser
 from sklearn_sain.datasets import make_ratings
 
 
@@ -133,10 +132,7 @@ def test_time_to_accuracy_fits_each_row_once_and_scores_the_test_split():
 def test_speed_flag_reaches_the_speed_benchmark(monkeypatch, tmp_path):
     calls = {}
     monkeypatch.setattr(_speed, "run_speed", lambda dataset, **kwargs: calls.update(kwargs))
-    parser = build_parser()
-    args = parser.parse_args(["benchmark", "--speed", "--scale-sizes", "0", "--no-autoint",
-                              "--out", str(tmp_path)])
-    assert args.handler(args) == 0
+    assert main(["--speed", "--scale-sizes", "0", "--no-autoint", "--out", str(tmp_path)]) == 0
     assert calls["scale_sizes"] == [] and calls["autoint"] is False
     assert calls["accuracy"] is True  # the time-to-accuracy headline runs unless skipped
     assert calls["threads"] == 1  # the benchmark's default: one torch thread

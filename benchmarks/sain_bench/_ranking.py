@@ -1,4 +1,4 @@
-"""Top-N (ranking) benchmark: ``python -m sklearn_sain benchmark --task ranking``.
+"""Top-N (ranking) benchmark: ``python benchmarks/run.py --task ranking``.
 
 Protocol: the datasets are loaded as for the rating benchmark (MovieLens: the
 paper's split; Yelp: its seeded 8:1:1 split) and every model is trained on

@@ -49,11 +49,13 @@ def _git_commit() -> str | None:
 
 
 def source_digest() -> str:
-    """SHA-256 (first 12 hex digits) of the package's own source, benchmark excluded.
+    """SHA-256 (first 12 hex digits) of the source of the sklearn_sain package in use.
 
     Runs whose digests differ used different model code, even at the same commit.
     """
-    package = Path(__file__).resolve().parents[1]
+    import sklearn_sain
+
+    package = Path(sklearn_sain.__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(package.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -63,7 +65,7 @@ def source_digest() -> str:
 def machine_info() -> dict:
     import torch
 
-    from .. import __version__
+    from sklearn_sain import __version__
 
     versions = {}
     for name in _PACKAGES:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..datasets import _find_data_folder, load_sain_movielens, load_yelp
+from sklearn_sain.datasets import _find_data_folder, load_sain_movielens, load_yelp
 from ._machine import describe_machine, machine_info
 from ._options import DATASET_NAMES, PROTOCOLS, QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-from .._baselines import BiasOnlyRegressor
+from sklearn_sain._baselines import BiasOnlyRegressor
 from ._common import Fitted, Row, Timer, best_on_validation
 from ._data import seen_sides
 from ._features import SparseDesign

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from sklearn_sain._benchmark import _data, _rankers, _ranking
-from sklearn_sain._benchmark._common import Context
-from sklearn_sain._cli import main
+from sain_bench import _data, _rankers, _ranking
+from sain_bench._common import Context
+from sain_bench import main
 
 LOG2 = np.log2
 
@@ -294,7 +294,7 @@ def data_dir(tmp_path):
 def test_ranking_command_end_to_end(data_dir, tmp_path, capsys):
     out = tmp_path / "out"
     rows = ["most-popular", "ease", "feature-popularity", "implicit-*", "lightfm-warp", "sain*"]
-    code = main(["benchmark", "--task", "ranking", "--data-dir", str(data_dir), "--out",
+    code = main(["--task", "ranking", "--data-dir", str(data_dir), "--out",
                  str(out), "--quick", "--seeds", "0", "1", "--datasets", "yelp",
                  "--models", *rows])  # fmt: skip
     assert code == 0
@@ -331,7 +331,7 @@ def test_ranking_command_end_to_end(data_dir, tmp_path, capsys):
 
 def test_ranking_new_items_lists_id_only_rows_as_not_applicable(data_dir, tmp_path):
     out = tmp_path / "out"
-    main(["benchmark", "--task", "ranking", "--protocol", "new-items", "--data-dir",
+    main(["--task", "ranking", "--protocol", "new-items", "--data-dir",
           str(data_dir), "--out", str(out), "--quick", "--seeds", "0", "--models",
           "most-popular", "ease", "implicit-als", "lightfm-warp", "feature-popularity", "sain"])
     report = json.loads((out / "results.json").read_text())
@@ -352,18 +352,18 @@ def test_ranking_new_items_lists_id_only_rows_as_not_applicable(data_dir, tmp_pa
 
 def test_ranking_refuses_new_users_and_unknown_rows(data_dir, tmp_path):
     with pytest.raises(SystemExit, match="new-users is not supported"):
-        main(["benchmark", "--task", "ranking", "--protocol", "new-users", "--data-dir",
+        main(["--task", "ranking", "--protocol", "new-users", "--data-dir",
               str(data_dir), "--out", str(tmp_path / "out"), "--quick"])  # fmt: skip
     with pytest.raises(ValueError, match="match no ranking row"):
         _ranking.select_rows(["svd"])
 
 
 def test_ranking_list_and_the_rating_list_stay_apart(capsys):
-    assert main(["benchmark", "--task", "ranking", "--list"]) == 0
+    assert main(["--task", "ranking", "--list"]) == 0
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert set(listed) == {r.key for r in _rankers.RANK_ROWS}
     assert "warm only" in listed["ease"] and "warm only" not in listed["feature-popularity"]
-    assert main(["benchmark", "--list"]) == 0
+    assert main(["--list"]) == 0
     rating = capsys.readouterr().out
     assert "svd" in rating and "implicit-als" not in rating
 
@@ -372,13 +372,13 @@ def test_merge_refuses_mixing_tasks(data_dir, tmp_path):
     files = []
     for task in ("rating", "ranking"):
         out = tmp_path / task
-        main(["benchmark", "--task", task, "--data-dir", str(data_dir), "--out", str(out),
+        main(["--task", task, "--data-dir", str(data_dir), "--out", str(out),
               "--quick", "--seeds", "0", "--no-plots", "--models",
               "global-mean" if task == "rating" else "most-popular"])  # fmt: skip
         files.append(str(out / "results.json"))
     with pytest.raises(ValueError, match="different tasks"):
-        main(["benchmark", "--merge", *files, "--out", str(tmp_path / "all"), "--no-plots"])
-    assert main(["benchmark", "--merge", files[1], files[1], "--out", str(tmp_path / "two"),
+        main(["--merge", *files, "--out", str(tmp_path / "all"), "--no-plots"])
+    assert main(["--merge", files[1], files[1], "--out", str(tmp_path / "two"),
                  "--no-plots"]) == 0  # fmt: skip
     merged = (tmp_path / "two" / "results.md").read_text()
     assert merged.startswith("# SAIN benchmark: Top-N (ranking)") and "Most popular" in merged

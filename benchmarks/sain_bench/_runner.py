@@ -236,6 +236,6 @@ def run_from_args(args) -> int:
 
 def main(argv=None) -> int:
     parser = add_arguments(argparse.ArgumentParser(
-        prog="python -m sklearn_sain benchmark", description=__doc__.split("\n\n")[0]))
+        prog="python benchmarks/run.py", description=__doc__.split("\n\n")[0]))
     args = parser.parse_args(argv)
     return run_from_args(args)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import SAINEncoder, SAINRegressor
-from .._regressor import default_encoder
+from sklearn_sain import SAINEncoder, SAINRegressor
+from sklearn_sain._regressor import default_encoder
 from ._common import Fitted, Row, Timer, best_on_validation
 
 # The paper's section 3.3 and Table 2 setting, with the choices the paper states.

@@ -1,4 +1,4 @@
-"""Tests of the benchmark runner (sklearn_sain._benchmark) on tiny synthetic files.
+"""Tests of the benchmark runner (sain_bench) on tiny synthetic files.
 
 No shared data and no peer package is needed: the end-to-end tests run the
 global-mean, bias-only, NCF and SAIN rows; each peer's runner is tested only
@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from sklearn_sain import SAINRegressor
-from sklearn_sain._benchmark import _data, _runner, _sain
-from sklearn_sain._benchmark._common import (ID_ONLY_REASON, Context, Row, early_stopping_loop,
+from sain_bench import _data, _runner, _sain
+from sain_bench._common import (ID_ONLY_REASON, Context, Row, early_stopping_loop,
                                              rmse)
-from sklearn_sain._benchmark._features import FieldCoder, IntegerCoding, SparseDesign
-from sklearn_sain._benchmark._report import summarise
-from sklearn_sain._cli import main
+from sain_bench._features import FieldCoder, IntegerCoding, SparseDesign
+from sain_bench._report import summarise
+from sain_bench import main
 
 SAIN_HEADER = (
     "uid,iid,rating,u_age,u_gender,u_occupation,i_year,i_Action,i_Adventure,i_Animation,"
@@ -84,7 +84,7 @@ def test_benchmark_command_end_to_end(data_dir, tmp_path, capsys):
     models = ["global-mean", "bias", "sain-default", "sain-paper", "sain-norm-layer",
               "sain-topk-1", "sain-topk-all"]  # fmt: skip
     try:
-        code = main(["benchmark", "--data-dir", str(data_dir), "--out", str(out), "--quick",
+        code = main(["--data-dir", str(data_dir), "--out", str(out), "--quick",
                      "--seeds", "0", "1", "--datasets", "movielens", "yelp", "--no-plots",
                      "--models", *models])  # fmt: skip
         assert torch.get_num_threads() == 2  # the run's thread setting does not leak
@@ -131,7 +131,7 @@ def test_benchmark_command_end_to_end(data_dir, tmp_path, capsys):
 def test_benchmark_plots(data_dir, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "out"
-    main(["benchmark", "--data-dir", str(data_dir), "--out", str(out), "--quick", "--seeds", "0",
+    main(["--data-dir", str(data_dir), "--out", str(out), "--quick", "--seeds", "0",
           "--datasets", "movielens", "--models", "sain-default", "sain-topk-2", "sain-topk-all"])
     for name in ["figure4_topk_movielens.png", "curves_movielens.png"]:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -139,13 +139,13 @@ def test_benchmark_plots(data_dir, tmp_path):
 
 
 def test_benchmark_list_and_argument_errors(capsys, tmp_path):
-    assert main(["benchmark", "--list"]) == 0
+    assert main(["--list"]) == 0
     listed = capsys.readouterr().out
     for key in ["sain-paper", "sain-default", "svd-tuned", "myfm-side", "autoint", "ncf",
                 "sain-topk-all"]:  # fmt: skip
         assert key in listed
     with pytest.raises(SystemExit, match="--data-dir"):
-        main(["benchmark"])
+        main([])
     with pytest.raises(ValueError, match="match no row"):
         _runner.select_rows(["no-such-model"])
     with pytest.raises(FileNotFoundError, match="No dataset"):
@@ -388,7 +388,7 @@ def test_surprise_rows(key):
 
 @pytest.mark.parametrize("key", ["myfm-ids", "myfm-side", "myfm-side-implicit"])
 def test_myfm_rows(key):
-    from sklearn_sain._benchmark._myfm import import_myfm
+    from sain_bench._myfm import import_myfm
 
     try:
         import_myfm()
@@ -399,7 +399,7 @@ def test_myfm_rows(key):
 
 
 def test_implicit_relations_are_normalised_training_links():
-    from sklearn_sain._benchmark._myfm import ImplicitRelations
+    from sain_bench._myfm import ImplicitRelations
 
     X = pd.DataFrame({"user_id": ["a", "a", "b", "a"], "item_id": ["x", "y", "x", "x"]})
     relations = ImplicitRelations().fit(X)
@@ -422,13 +422,13 @@ def test_deepctr_rows(key):
 
 def test_merge_reports_of_runs_side_by_side(data_dir, tmp_path):
     for name in ["movielens", "yelp"]:
-        main(["benchmark", "--data-dir", str(data_dir), "--out", str(tmp_path / name), "--quick",
+        main(["--data-dir", str(data_dir), "--out", str(tmp_path / name), "--quick",
               "--seeds", "0", "--datasets", name, "--no-plots", "--models", "bias", "global-mean"])
     # a rerun of one row wins over the earlier record
-    main(["benchmark", "--data-dir", str(data_dir), "--out", str(tmp_path / "again"), "--quick",
+    main(["--data-dir", str(data_dir), "--out", str(tmp_path / "again"), "--quick",
           "--seeds", "0", "--datasets", "yelp", "--no-plots", "--models", "bias"])
     files = [str(tmp_path / n / "results.json") for n in ["movielens", "yelp", "again"]]
-    assert main(["benchmark", "--merge", *files, "--out", str(tmp_path / "all"), "--no-plots"]) == 0
+    assert main(["--merge", *files, "--out", str(tmp_path / "all"), "--no-plots"]) == 0
     merged = json.loads((tmp_path / "all" / "results.json").read_text())
     assert set(merged["datasets"]) == {"movielens", "yelp"}
     assert len(merged["results"]) == 4 and len(merged["merged_from"]) == 3
@@ -441,7 +441,7 @@ def test_select_defaults_script_prints_validation_only(data_dir, capsys):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "select_defaults.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "select_defaults.py"
     spec = importlib.util.spec_from_file_location("select_defaults", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -514,7 +514,7 @@ def test_only_id_only_rows_are_not_applicable_to_cold_protocols(capsys):
     assert ncf.not_applicable("new-items") == ID_ONLY_REASON
     (sain,) = [r for r in _runner.ROWS if r.key == "sain-default"]
     assert sain.not_applicable("new-users") is None
-    assert main(["benchmark", "--list"]) == 0
+    assert main(["--list"]) == 0
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "warm only" in listed["ncf"] and "warm only" not in listed["myfm-side"]
 
@@ -523,7 +523,7 @@ def test_benchmark_new_items_protocol_end_to_end(data_dir, tmp_path):
     out = tmp_path / "out"
     cold_rows = ["global-mean", "bias", "known-side-mean", "linear-content", "sain-default"]
     id_only = ["svd", "myfm-ids", "ncf"]  # listed whether or not their package is installed
-    code = main(["benchmark", "--data-dir", str(data_dir), "--out", str(out), "--quick",
+    code = main(["--data-dir", str(data_dir), "--out", str(out), "--quick",
                  "--seeds", "0", "--datasets", "movielens", "yelp", "--no-plots",
                  "--protocol", "new-items", "--models", *cold_rows, *id_only])  # fmt: skip
     assert code == 0
@@ -569,14 +569,14 @@ def test_merge_refuses_runs_of_different_protocols(data_dir, tmp_path):
     files = []
     for protocol in ["warm", "new-users", "new-users"]:
         out = tmp_path / f"{protocol}-{len(files)}"
-        main(["benchmark", "--data-dir", str(data_dir), "--out", str(out), "--quick", "--seeds",
+        main(["--data-dir", str(data_dir), "--out", str(out), "--quick", "--seeds",
               "0", "--datasets", "movielens", "--no-plots", "--models", "global-mean",
               "--protocol", protocol])  # fmt: skip
         files.append(str(out / "results.json"))
     with pytest.raises(ValueError, match="different protocols"):
-        main(["benchmark", "--merge", *files, "--out", str(tmp_path / "all"), "--no-plots"])
+        main(["--merge", *files, "--out", str(tmp_path / "all"), "--no-plots"])
     assert not (tmp_path / "all" / "results.json").exists()
-    assert main(["benchmark", "--merge", *files[1:], "--out", str(tmp_path / "cold"),
+    assert main(["--merge", *files[1:], "--out", str(tmp_path / "cold"),
                  "--no-plots"]) == 0  # fmt: skip
     merged = json.loads((tmp_path / "cold" / "results.json").read_text())
     assert merged["options"]["protocol"] == "new-users"
@@ -723,7 +723,7 @@ def test_sain_rows_answer_for_unseen_items(key, param, value):
 
 @pytest.mark.parametrize("key", ["myfm-side", "myfm-side-implicit"])
 def test_myfm_side_rows_answer_for_unseen_items(key):
-    from sklearn_sain._benchmark._myfm import import_myfm
+    from sain_bench._myfm import import_myfm
 
     try:
         import_myfm()

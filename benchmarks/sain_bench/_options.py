@@ -1,4 +1,4 @@
-"""Command-line options of ``python -m sklearn_sain benchmark`` (light: no model imports)."""
+"""Command-line options of ``python benchmarks/run.py`` (light: no model imports)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Benchmark of SAIN against its peers (private; ``python -m sklearn_sain benchmark``).
+"""Benchmark of SAIN against its peers: ``python benchmarks/run.py`` (not installed).
 
 Peers (Surprise, myFM, DeepCTR-Torch) and matplotlib are optional: rows whose
 package is missing are listed as skipped. Importing this package is cheap; the

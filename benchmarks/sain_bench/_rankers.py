@@ -309,7 +309,7 @@ def _feature_popularity(dataset, seed, ctx):
 # ------------------------------------------------------------------ SAIN rows
 def _fit_sain(dataset, seed, ctx):
     """SAINRegressor at the package defaults, early-stopped on validation; one fit per seed."""
-    from .. import SAINRegressor
+    from sklearn_sain import SAINRegressor
     from ._sain import effective_params
 
     key = ("ranking-sain", dataset.name, dataset.protocol, dataset.quick, seed)

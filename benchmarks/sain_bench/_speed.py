@@ -1,4 +1,4 @@
-"""Speed and scale: ``python -m sklearn_sain benchmark --speed --data-dir DIR``.
+"""Speed and scale: ``python benchmarks/run.py --speed --data-dir DIR``.
 
 Every figure is measured in the same run, so ratios compare like with like on
 whatever the machine is doing at the time:
@@ -88,7 +88,7 @@ def _sync(device) -> None:
 
 def _encoder(dataset):
     """The regressor's own encoder (as ``fit`` builds it), with the dataset's roles named."""
-    from .._regressor import default_encoder
+    from sklearn_sain._regressor import default_encoder
 
     if dataset is None:
         return default_encoder()
@@ -98,8 +98,8 @@ def _encoder(dataset):
 
 def prepare(X, y, encoder, device, *, implicit_feedback=None):
     """Encoded training rows on ``device`` and a fresh network for them (see :func:`network`)."""
-    from .._layout import layout_of
-    from .._training import Rows
+    from sklearn_sain._layout import layout_of
+    from sklearn_sain._training import Rows
 
     encoded = encoder.fit_transform(X)
     layout = layout_of(encoded, encoder.vocabulary_sizes_)
@@ -118,9 +118,9 @@ def network(layout, rows, device, *, implicit_feedback=None):
     """
     import torch
 
-    from .. import SAINRegressor
-    from .._feedback import training_links
-    from .._model import SAINModule
+    from sklearn_sain import SAINRegressor
+    from sklearn_sain._feedback import training_links
+    from sklearn_sain._model import SAINModule
 
     defaults = SAINRegressor().get_params()
     paper = implicit_feedback is False
@@ -149,7 +149,7 @@ def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu",
     ``cold_start_weight`` as in ``fit``: the defaults' network is timed with
     :func:`default_cold_start_weight`, the paper's with 0.
     """
-    from .._training import train_module
+    from sklearn_sain._training import train_module
 
     options = dict(loss="rmse", l2_reg=1e-4, learning_rate=1e-3, batch_size=batch_size,
                    max_epochs=1, early_stopping=False, n_iter_no_change=1, tol=0.0,
@@ -169,7 +169,7 @@ def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu",
 
 def default_cold_start_weight() -> float:
     """The weight of the cold-start scores that ``fit`` trains with at the defaults."""
-    from .. import SAINRegressor
+    from sklearn_sain import SAINRegressor
 
     return SAINRegressor().get_params()["cold_start_weight"]
 
@@ -179,7 +179,7 @@ def time_prediction(module, rows, *, min_rows: int = 1_000_000, batch_size: int 
     """Rows per second of :func:`predict_rows` on encoded rows repeated to ``min_rows``."""
     import torch
 
-    from .._training import Rows, predict_batch_rows, predict_rows
+    from sklearn_sain._training import Rows, predict_batch_rows, predict_rows
 
     batch_size = batch_size or predict_batch_rows(device)
     copies = max(1, -(-min_rows // len(rows)))
@@ -199,7 +199,7 @@ def time_estimator_predict(X, y, *, n_rows: int, device="cpu", encoder=None) -> 
     """Rows per second of ``SAINRegressor.predict`` on raw rows (encoding included)."""
     import pandas as pd
 
-    from .. import SAINRegressor
+    from sklearn_sain import SAINRegressor
 
     model = SAINRegressor(max_epochs=1, early_stopping=False, device=device, random_state=0,
                           encoder=encoder).fit(X, y)  # fmt: skip
@@ -214,8 +214,8 @@ def time_estimator_predict(X, y, *, n_rows: int, device="cpu", encoder=None) -> 
 
 def time_encoding(n_rows: int = 1_000_000, seed: int = 0) -> dict:
     """Seconds to fit and to apply :class:`SAINEncoder` on ``make_ratings`` rows (list genres)."""
-    from .. import SAINEncoder
-    from ..datasets import make_ratings
+    from sklearn_sain import SAINEncoder
+    from sklearn_sain.datasets import make_ratings
 
     X, _ = make_ratings(n_users=SCALE_USERS, n_items=SCALE_ITEMS, n_ratings=n_rows,
                         random_state=seed)  # fmt: skip
@@ -271,8 +271,8 @@ def scale_point(n_rows: int, *, batch_size: int, max_epochs: int = 1, device="cp
     Run it in a fresh process (see :func:`run_scale_point`) so that the peak
     resident memory belongs to this fit alone.
     """
-    from .. import SAINRegressor
-    from ..datasets import make_ratings
+    from sklearn_sain import SAINRegressor
+    from sklearn_sain.datasets import make_ratings
 
     started = time.perf_counter()
     X, y = make_ratings(n_users=SCALE_USERS, n_items=SCALE_ITEMS, n_ratings=n_rows,
@@ -298,10 +298,13 @@ def scale_point(n_rows: int, *, batch_size: int, max_epochs: int = 1, device="cp
 def run_scale_point(n_rows: int, *, batch_size: int, max_epochs: int = 1, device="cpu",
                     threads: int | None = 1, timeout: float | None = None) -> dict:  # fmt: skip
     """:func:`scale_point` in a fresh Python process, for a clean peak-memory figure."""
-    root = Path(__file__).resolve().parents[2]
-    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    # the benchmarks folder (this package) and the checkout (sklearn_sain, when it is
+    # not installed) on the child's path
+    here = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join(filter(None, [str(here), str(here.parent),
+                                         os.environ.get("PYTHONPATH")]))  # fmt: skip
     env = dict(os.environ, PYTHONPATH=path)
-    command = [sys.executable, "-m", "sklearn_sain._benchmark._speed", "--scale-point",
+    command = [sys.executable, "-m", "sain_bench._speed", "--scale-point",
                str(n_rows), "--batch-size", str(batch_size), "--max-epochs", str(max_epochs),
                "--device", str(device), "--threads", str(threads or 0)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
@@ -358,7 +361,7 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
     """Measure every figure of the speed report; print it and write ``speed.json`` to ``out``."""
     import torch
 
-    from ..datasets import make_ratings
+    from sklearn_sain.datasets import make_ratings
     from ._machine import describe_machine, machine_info
 
     previous_threads = torch.get_num_threads()
@@ -496,7 +499,7 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
 
 
 def run_from_args(args) -> int:
-    """The ``--speed`` branch of ``python -m sklearn_sain benchmark``."""
+    """The ``--speed`` branch of ``python benchmarks/run.py``."""
     from ._data import find_datasets
 
     dataset = None
@@ -512,7 +515,7 @@ def run_from_args(args) -> int:
 
 
 def main(argv=None) -> int:
-    """Entry point of ``python -m sklearn_sain._benchmark._speed`` (one scale point)."""
+    """Entry point of ``python -m sain_bench._speed`` (one scale point)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale-point", type=int, required=True)
     parser.add_argument("--batch-size", type=int, default=1024)
