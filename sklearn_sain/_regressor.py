@@ -786,7 +786,8 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         >>> list(explanation.integration.columns)
         ['row', 'user', 'item', 'prediction', 'alpha_user', 'alpha_item']
         """
-        return _explain.explain(self, X, encoder=encoder)
+        with torch_threads(self.n_threads, n_rows=len(X) if hasattr(X, "__len__") else None):
+            return _explain.explain(self, X, encoder=encoder)
 
     def recommend(self, users=None, n=10, *, items=None, exclude_seen=True,
                   user_features=None, item_features=None, encoder=None, rank_by=None):
@@ -838,9 +839,12 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         >>> model.recommend([0, 1], n=3).shape
         (6, 4)
         """
-        return _recommend.recommend(self, users, n, items=items, exclude_seen=exclude_seen,
-                                    user_features=user_features, item_features=item_features,
-                                    encoder=encoder, rank_by=rank_by)
+        # every user against every candidate item: large work, the thread policy applies
+        with torch_threads(self.n_threads):
+            return _recommend.recommend(self, users, n, items=items, exclude_seen=exclude_seen,
+                                        user_features=user_features,
+                                        item_features=item_features, encoder=encoder,
+                                        rank_by=rank_by)  # fmt: skip
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):

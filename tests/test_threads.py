@@ -134,3 +134,24 @@ def test_bad_n_threads_is_refused_by_name(small_ratings, value, error):
     X, y = small_ratings
     with pytest.raises(error, match="n_threads"):
         SAINRegressor(max_epochs=1, n_threads=value).fit(X, y)
+
+
+def test_recommend_and_explain_run_under_the_thread_policy_and_restore_torch(small_ratings,
+                                                                             two_threads):
+    X, y = small_ratings
+    model = SAINRegressor(max_epochs=1, device="cpu", random_state=0, n_threads=1).fit(X, y)
+    seen = []
+    original = torch.set_num_threads
+
+    def spy(n):
+        seen.append(n)
+        original(n)
+
+    torch.set_num_threads = spy
+    try:
+        model.recommend([X["user_id"].iloc[0]], n=3)
+        model.explain(X.head(2))
+    finally:
+        torch.set_num_threads = original
+    assert seen[0] == 1 and seen[-1] == 2  # set to n_threads, then restored
+    assert torch.get_num_threads() == 2
