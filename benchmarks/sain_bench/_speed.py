@@ -10,11 +10,14 @@ whatever the machine is doing at the time:
   DeepCTR-Torch AutoInt fitted the way the accuracy benchmark fits them
   (AutoInt to its best validation epoch) on the same rows;
 - one training epoch of SAIN (package defaults, batch 128) on the paper's
-  MovieLens training split, the median of ``--speed-repeats`` epochs;
+  MovieLens training split: a fit of ``--speed-repeats`` + 1 epochs less a fit
+  of one, over ``--speed-repeats`` (set-up cancels out), and the same for the
+  paper's network;
 - one epoch of DeepCTR-Torch AutoInt on the same rows and fields (batch 128,
   as SAIN, and 256, its setting in the accuracy benchmark), and the ratios;
-- prediction throughput of the trained network on encoded rows, and of
-  ``SAINRegressor.predict`` on raw rows (encoding included);
+- prediction throughput of ``SAINRegressor.predict`` on encoded rows (a
+  regressor fitted on a fitted encoder's output) and on raw rows (encoding
+  included);
 - encoding 1M rows of :func:`~sklearn_sain.datasets.make_ratings` (a list
   column of genres) with :class:`~sklearn_sain.SAINEncoder`;
 - with CUDA: the epoch at batch 128 and 1024 with the rows on the GPU, and
@@ -23,7 +26,8 @@ whatever the machine is doing at the time:
   rows, each in a fresh process (seconds and peak resident memory).
 
 Without ``--data-dir`` (or without the MovieLens files) synthetic ratings
-stand in for MovieLens, and the report says so.
+stand in for MovieLens, and the report says so. Everything is timed through
+the public estimator, so that a default of ``fit`` can never be missed.
 """
 
 from __future__ import annotations
@@ -87,111 +91,81 @@ def _sync(device) -> None:
 
 
 def _encoder(dataset):
-    """The regressor's own encoder (as ``fit`` builds it), with the dataset's roles named."""
-    from sklearn_sain._regressor import default_encoder
+    """The encoder to fit with: the regressor's own (None) unless the dataset names the roles.
 
-    if dataset is None:
-        return default_encoder()
-    return default_encoder().set_params(user_features=list(dataset.user_features),
-                                        item_features=list(dataset.item_features))
-
-
-def prepare(X, y, encoder, device, *, implicit_feedback=None):
-    """Encoded training rows on ``device`` and a fresh network for them (see :func:`network`)."""
-    from sklearn_sain._layout import layout_of
-    from sklearn_sain._training import Rows
-
-    encoded = encoder.fit_transform(X)
-    layout = layout_of(encoded, encoder.vocabulary_sizes_)
-    users, items, tokens = layout.arrays(encoded)
-    y = np.asarray(y, dtype=np.float64)
-    target = (y - y.mean()) / (y.std() or 1.0)
-    rows = Rows.from_arrays(users, items, tokens, target, device)
-    return rows, network(layout, rows, device, implicit_feedback=implicit_feedback), layout
-
-
-def network(layout, rows, device, *, implicit_feedback=None):
-    """A fresh network for ``rows``, built as ``fit`` does with the package defaults.
-
-    ``implicit_feedback=False`` builds the paper's network (no implicit
-    feedback) instead; with it, the links are those of ``rows``.
+    With roles named it is the regressor's default encoder (``SAINRegressor().fit`` clones
+    it from ``encoder=None``) with the roles set.
     """
-    import torch
+    from sain_bench._sain import _encoder as named_encoder
+
+    return None if dataset is None else named_encoder(dataset)
+
+
+def _regressor(encoder, device, **params):
+    """``SAINRegressor`` at the package defaults but ``params``, training every epoch on every row.
+
+    No early stopping (no validation split) and no choice head: what is timed is the rating
+    path's epochs, as ``fit`` runs them at the defaults. ``n_threads=None`` keeps the thread
+    count the benchmark pins (``--threads``) instead of the estimator's own policy.
+    """
+    from sklearn.base import clone
 
     from sklearn_sain import SAINRegressor
-    from sklearn_sain._feedback import training_links
-    from sklearn_sain._model import SAINModule
 
-    defaults = SAINRegressor().get_params()
-    paper = implicit_feedback is False
-    if implicit_feedback is None:
-        implicit_feedback = defaults["implicit_feedback"]
-    kwargs = dict(layout.module_kwargs(), implicit_feedback=implicit_feedback)
-    if not paper:  # the defaults' cold-start parts; the paper has none
-        kwargs.update({name: defaults[name] for name in ("content_bias", "id_dropout",
-                                                         "token_dropout")})  # fmt: skip
-    links = (None, None)
-    if implicit_feedback:
-        links = training_links(rows.users.cpu().numpy(), rows.items.cpu().numpy(),
-                               layout.n_users, layout.n_items,
-                               defaults["implicit_max_links"], seed=0)  # fmt: skip
-        kwargs.update(n_user_links=len(links[0][0]), n_item_links=len(links[1][0]))
-    torch.manual_seed(0)
-    module = SAINModule(**kwargs).to(device)
-    module.set_feedback_links(*links)
-    return module
+    return SAINRegressor(encoder=None if encoder is None else clone(encoder), device=device,
+                         early_stopping=False, choice_head=False, random_state=0,
+                         n_threads=None, **params)  # fmt: skip
 
 
-def time_epochs(module, rows, *, batch_size: int, repeats: int, device="cpu",
-                cold_start_weight: float = 0.0) -> list:  # fmt: skip
-    """Seconds of ``repeats`` single training epochs of ``module`` on ``rows``, after a warm-up.
+def time_epochs(X, y, *, encoder=None, repeats: int, device="cpu", **params) -> list:
+    """Seconds of a training epoch of ``SAINRegressor(**params)`` (defaults otherwise) on X, y.
 
-    ``cold_start_weight`` as in ``fit``: the defaults' network is timed with
-    :func:`default_cold_start_weight`, the paper's with 0.
+    Only the public estimator is timed, so a default of ``fit`` cannot be missed: a fit of
+    one epoch and a fit of ``repeats + 1`` epochs, in the same process after a warm-up, and
+    their difference over ``repeats`` is the epoch (encoding, the ridge start and set-up cancel
+    out). Returned as a list of ``repeats`` equal values, the mean epoch.
     """
-    from sklearn_sain._training import train_module
-
-    options = dict(loss="rmse", l2_reg=1e-4, learning_rate=1e-3, batch_size=batch_size,
-                   max_epochs=1, early_stopping=False, n_iter_no_change=1, tol=0.0,
-                   target_scale=1.0, cold_start_weight=cold_start_weight)  # fmt: skip
-    # the first optimizer and first batches pay one-off costs (imports, allocator)
-    train_module(module, rows.take(slice(0, min(len(rows), 8 * batch_size))), None,
-                 rng=np.random.RandomState(0), **options)  # fmt: skip
-    seconds = []
-    for repeat in range(repeats):
+    warm_up = min(len(X), 2000)
+    _regressor(encoder, device, max_epochs=1, **params).fit(X.iloc[:warm_up], y[:warm_up])
+    seconds = {}
+    for n_epochs in (1, repeats + 1):
+        model = _regressor(encoder, device, max_epochs=n_epochs, **params)
         _sync(device)
         started = time.perf_counter()
-        train_module(module, rows, None, rng=np.random.RandomState(repeat), **options)
+        model.fit(X, y)
         _sync(device)
-        seconds.append(time.perf_counter() - started)
-    return seconds
+        seconds[n_epochs] = time.perf_counter() - started
+    epoch = max(seconds[repeats + 1] - seconds[1], 0.0) / repeats
+    return [epoch] * repeats
 
 
-def default_cold_start_weight() -> float:
-    """The weight of the cold-start scores that ``fit`` trains with at the defaults."""
-    from sklearn_sain import SAINRegressor
+def paper_network_params() -> dict:
+    """The paper's network (no implicit feedback, no cold-start parts), as the ``sain-paper`` row."""
+    from sain_bench._sain import PAPER_CONFIGURATION
 
-    return SAINRegressor().get_params()["cold_start_weight"]
+    return {k: v for k, v in PAPER_CONFIGURATION.items() if k != "max_epochs"}
 
 
-def time_prediction(module, rows, *, min_rows: int = 1_000_000, batch_size: int | None = None,
-                    device="cpu") -> dict:  # fmt: skip
-    """Rows per second of :func:`predict_rows` on encoded rows repeated to ``min_rows``."""
-    import torch
+def time_prediction(X, y, *, encoder=None, min_rows: int = 1_000_000, device="cpu") -> dict:
+    """Rows per second of ``SAINRegressor.predict`` on encoded rows repeated to ``min_rows``.
 
-    from sklearn_sain._training import Rows, predict_batch_rows, predict_rows
+    The regressor is fitted (one epoch) on the output of a fitted :class:`SAINEncoder`, so
+    ``predict`` skips the encoding: the network and ``predict``'s own bookkeeping are timed.
+    """
+    import pandas as pd
 
-    batch_size = batch_size or predict_batch_rows(device)
-    copies = max(1, -(-min_rows // len(rows)))
-    big = Rows(*(t.repeat(copies, *[1] * (t.dim() - 1)) for t in (rows.users, rows.items,
-                                                                    rows.tokens)))  # fmt: skip
-    predict_rows(module, big.take(slice(0, batch_size)), batch_size)  # warm-up
+    # the encoder a default fit builds, fitted, encodes the rows once
+    encoded = _regressor(encoder, device, max_epochs=1).fit(X, y).encoder_.transform(X)
+    model = _regressor(None, device, max_epochs=1).fit(encoded, y)
+    copies = max(1, -(-min_rows // len(encoded)))
+    big = pd.concat([encoded] * copies, ignore_index=True)
+    model.predict(encoded.head(1000))  # warm-up
     _sync(device)
     started = time.perf_counter()
-    scores = predict_rows(module, big, batch_size)
+    scores = model.predict(big)
     _sync(device)
     seconds = time.perf_counter() - started
-    assert bool(torch.isfinite(scores).all())
+    assert bool(np.isfinite(scores).all())
     return {"rows": len(big), "seconds": seconds, "rows_per_second": len(big) / seconds}
 
 
@@ -199,10 +173,7 @@ def time_estimator_predict(X, y, *, n_rows: int, device="cpu", encoder=None) -> 
     """Rows per second of ``SAINRegressor.predict`` on raw rows (encoding included)."""
     import pandas as pd
 
-    from sklearn_sain import SAINRegressor
-
-    model = SAINRegressor(max_epochs=1, early_stopping=False, device=device, random_state=0,
-                          encoder=encoder).fit(X, y)  # fmt: skip
+    model = _regressor(encoder, device, max_epochs=1).fit(X, y)
     copies = max(1, -(-n_rows // len(X)))
     big = pd.concat([X] * copies, ignore_index=True)
     model.predict(X.head(1000))  # warm-up
@@ -387,21 +358,18 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
                 f"seed 0, {torch.get_num_threads()} torch thread(s)")
             results["time_to_accuracy"] = time_to_accuracy(dataset, device="cpu", log=log)
 
-        log(f"\n== training epoch, CPU, batch 128, {len(X)} rows of {name}")
-        rows, module, layout = prepare(X, y, _encoder(dataset), "cpu")
-        report["n_slots"] = layout.n_slots
-        epochs = time_epochs(module, rows, batch_size=128, repeats=repeats,
-                             cold_start_weight=default_cold_start_weight())
+        encoder = _encoder(dataset)
+        log(f"\n== training epoch, CPU, package defaults (batch 128), {len(X)} rows of {name}; "
+            f"a fit of {repeats + 1} epochs less a fit of 1, over {repeats}")
+        epochs = time_epochs(X, y, encoder=encoder, repeats=repeats)
         results["cpu_epoch_seconds"] = _median(epochs)
-        results["cpu_epoch_all"] = epochs
-        log(f"  SAIN: {results['cpu_epoch_seconds']:.2f} s per epoch "
-            f"({', '.join(f'{s:.2f}' for s in epochs)})")
-        # the paper's network, without the implicit feedback the defaults add
-        plain = network(layout, rows, "cpu", implicit_feedback=False)
-        plain_epochs = time_epochs(plain, rows, batch_size=128, repeats=repeats)
+        log(f"  SAIN: {results['cpu_epoch_seconds']:.2f} s per epoch")
+        # the paper's network: no implicit feedback and none of the cold-start parts
+        plain_epochs = time_epochs(X, y, encoder=encoder, repeats=repeats,
+                                   **paper_network_params())  # fmt: skip
         results["cpu_epoch_seconds_no_implicit"] = _median(plain_epochs)
-        log(f"  SAIN without implicit feedback: {results['cpu_epoch_seconds_no_implicit']:.2f} s "
-            f"per epoch ({', '.join(f'{s:.2f}' for s in plain_epochs)})")
+        log(f"  SAIN, the paper's network: {results['cpu_epoch_seconds_no_implicit']:.2f} s "
+            "per epoch")
 
         if autoint:
             for batch in autoint_batches:
@@ -416,9 +384,9 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
                     f"{seconds / results['cpu_epoch_seconds']:.1f}x SAIN's epoch at batch 128")
 
         log("\n== prediction, CPU")
-        predict = time_prediction(module, rows, min_rows=predict_rows)
+        predict = time_prediction(X, y, encoder=encoder, min_rows=predict_rows)
         results["cpu_predict_rows_per_second"] = predict["rows_per_second"]
-        log(f"  network on encoded rows: {predict['rows_per_second']:,.0f} rows/s "
+        log(f"  SAINRegressor.predict on encoded rows: {predict['rows_per_second']:,.0f} rows/s "
             f"({predict['rows']:,} rows)")
         cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                  else os.cpu_count())  # fmt: skip
@@ -427,14 +395,14 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
             single = torch.get_num_threads()
             torch.set_num_threads(cores)
             try:
-                wide = time_prediction(module, rows, min_rows=predict_rows)
+                wide = time_prediction(X, y, encoder=encoder, min_rows=predict_rows)
             finally:
                 torch.set_num_threads(single)
             results[f"cpu_predict_rows_per_second_{cores}_threads"] = wide["rows_per_second"]
-            log(f"  network on encoded rows, {cores} threads: "
+            log(f"  SAINRegressor.predict on encoded rows, {cores} threads: "
                 f"{wide['rows_per_second']:,.0f} rows/s")
         estimator = time_estimator_predict(X, y, n_rows=min(predict_rows, 500_000),
-                                           encoder=_encoder(dataset))  # fmt: skip
+                                           encoder=encoder)  # fmt: skip
         results["cpu_estimator_predict_rows_per_second"] = estimator["rows_per_second"]
         log(f"  SAINRegressor.predict on raw rows (encoding included): "
             f"{estimator['rows_per_second']:,.0f} rows/s ({estimator['rows']:,} rows)")
@@ -449,16 +417,15 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
         if torch.cuda.is_available():
             gpu = str(device) if str(device).startswith("cuda") else "cuda"
             log(f"\n== GPU: {torch.cuda.get_device_name(torch.device(gpu))}, rows on the device")
-            rows_gpu, module_gpu, _ = prepare(X, y, _encoder(dataset), gpu)
             for batch in (128, 1024):
-                seconds = _median(time_epochs(module_gpu, rows_gpu, batch_size=batch,
-                                              repeats=repeats, device=gpu,
-                                              cold_start_weight=default_cold_start_weight()))
+                seconds = _median(time_epochs(X, y, encoder=encoder, repeats=repeats,
+                                              device=gpu, batch_size=batch))
                 results[f"gpu_epoch_seconds_batch{batch}"] = seconds
                 log(f"  SAIN epoch, batch {batch}: {seconds:.3f} s")
-            predict = time_prediction(module_gpu, rows_gpu, min_rows=predict_rows, device=gpu)
+            predict = time_prediction(X, y, encoder=encoder, min_rows=predict_rows, device=gpu)
             results["gpu_predict_rows_per_second"] = predict["rows_per_second"]
-            log(f"  network on encoded rows: {predict['rows_per_second']:,.0f} rows/s")
+            log(f"  SAINRegressor.predict on encoded rows: {predict['rows_per_second']:,.0f} "
+                "rows/s")
             if autoint:
                 seconds = time_autoint_epoch(X, y, features, batch_size=256, device=gpu)
                 if seconds is not None:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from sain_bench import _speed, main
-from sklearn_sain import SAINEncoder
+from sklearn_sain import SAINRegressor
 from sklearn_sain.datasets import make_ratings
 
 
@@ -21,38 +21,37 @@ def ratings():
     return make_ratings(n_users=40, n_items=30, n_ratings=800, random_state=0)
 
 
-@pytest.fixture(scope="module")
-def prepared(ratings):
+def test_time_epochs_is_the_public_fit_of_more_epochs_less_one(ratings, monkeypatch):
     X, y = ratings
-    return _speed.prepare(X, y, SAINEncoder(), "cpu")
+    fits = []
+    original = SAINRegressor.fit
+
+    def spy(model, *args, **kwargs):
+        fits.append(model.get_params())
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(SAINRegressor, "fit", spy)
+    seconds = _speed.time_epochs(X, y, repeats=2, batch_size=64)
+    assert len(seconds) == 2 and seconds[0] == seconds[1] >= 0
+    # a warm-up, then fits of 1 and 3 epochs at the package defaults but what is timed
+    assert [p["max_epochs"] for p in fits] == [1, 1, 3]
+    defaults = SAINRegressor().get_params()
+    for params in fits:
+        changed = {k for k in params if params[k] != defaults[k]}
+        assert changed <= {"max_epochs", "early_stopping", "choice_head", "random_state",
+                           "device", "n_threads", "batch_size"}
 
 
-def test_prepare_gives_encoded_rows_and_a_default_network(prepared, ratings):
-    rows, module, layout = prepared
-    assert len(rows) == len(ratings[0])
-    assert rows.tokens.shape[1] == layout.n_slots
-    assert module.interaction.attention.top_k == 8
-    # as fit builds it: implicit feedback with the training pairs as links
-    assert module.implicit_feedback
-    assert int(module.user_implicit.counts.sum()) == len(set(zip(rows.users.tolist(),
-                                                                 rows.items.tolist())))
+def test_the_paper_network_is_the_paper_rows_configuration():
+    params = _speed.paper_network_params()
+    assert params["implicit_feedback"] is False and params["cold_start_weight"] == 0.0
+    assert "max_epochs" not in params
+    SAINRegressor(**params)._validate_params()
 
 
-def test_prepare_can_build_the_paper_network(ratings):
+def test_time_prediction_predicts_encoded_rows_repeated_to_the_requested_count(ratings):
     X, y = ratings
-    _, module, _ = _speed.prepare(X, y, SAINEncoder(), "cpu", implicit_feedback=False)
-    assert not module.implicit_feedback
-
-
-def test_time_epochs_times_each_epoch(prepared):
-    rows, module, _ = prepared
-    seconds = _speed.time_epochs(module, rows, batch_size=64, repeats=2)
-    assert len(seconds) == 2 and all(s > 0 for s in seconds)
-
-
-def test_time_prediction_repeats_rows_to_the_requested_count(prepared):
-    rows, module, _ = prepared
-    result = _speed.time_prediction(module, rows, min_rows=2000, batch_size=512)
+    result = _speed.time_prediction(X, y, min_rows=2000)
     assert result["rows"] >= 2000 and result["rows_per_second"] > 0
 
 
