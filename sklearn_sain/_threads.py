@@ -46,8 +46,8 @@ def usable_cpus() -> int:
     return max(1, int(joblib.cpu_count()))
 
 
-def _cpu_counters() -> tuple[float, float] | None:
-    """(busy, total) seconds of all CPUs since boot from ``/proc/stat``; None without it."""
+def _busy_cpu_seconds() -> float | None:
+    """Busy seconds of all CPUs together since boot, from ``/proc/stat``; None without it."""
     try:
         with open("/proc/stat", encoding="ascii") as stat:
             fields = stat.readline().split()
@@ -57,8 +57,7 @@ def _cpu_counters() -> tuple[float, float] | None:
         return None
     ticks = [float(value) for value in fields[1:9]]  # user .. steal
     idle = ticks[3] + ticks[4]  # idle + iowait
-    per_second = os.sysconf("SC_CLK_TCK")
-    return (sum(ticks) - idle) / per_second, sum(ticks) / per_second
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu_seconds() -> float:
@@ -69,22 +68,22 @@ def _own_cpu_seconds() -> float:
 class MachineLoad:
     """Cores kept busy by *other* processes, from the CPU counters between two looks."""
 
-    def __init__(self, counters=_cpu_counters, own_seconds=_own_cpu_seconds,
+    def __init__(self, busy_seconds=_busy_cpu_seconds, own_seconds=_own_cpu_seconds,
                  clock=time.monotonic):  # fmt: skip
-        self._counters, self._own_seconds, self._clock = counters, own_seconds, clock
+        self._busy_seconds, self._own_seconds, self._clock = busy_seconds, own_seconds, clock
         self._last = self._look()
 
     def _look(self):
-        return self._counters(), self._own_seconds(), self._clock()
+        return self._busy_seconds(), self._own_seconds(), self._clock()
 
     def others_busy(self) -> float:
         """Average cores the rest of the machine used since the previous call."""
-        (counters, own, now), (last_counters, last_own, last_now) = self._look(), self._last
-        self._last = (counters, own, now)
+        (busy, own, now), (last_busy, last_own, last_now) = self._look(), self._last
+        self._last = (busy, own, now)
         wall = now - last_now
-        if counters is None or last_counters is None or wall <= 0:
+        if busy is None or last_busy is None or wall <= 0:
             return _load_average_busy()
-        busy = (counters[0] - last_counters[0]) - (own - last_own)
+        busy = (busy - last_busy) - (own - last_own)
         return max(0.0, busy / wall)
 
 
@@ -118,7 +117,7 @@ class AutoThreads:
         self._next = clock() + REBALANCE_SECONDS
 
     def _choose(self) -> int:
-        if self._load is None or min(self.ceiling, self.cpus) == 1:
+        if self._load is None:  # one thread is all the budget or the machine allows
             return 1
         return free_threads(self.ceiling, self._load.others_busy(), self.cpus)
 

@@ -53,13 +53,13 @@ def test_free_threads_stay_between_one_and_the_budget(ceiling, busy, cpus, expec
 
 
 def test_machine_load_counts_what_the_others_used_between_two_looks():
-    clock, counters, own = FakeClock(), [(100.0, 400.0)], [10.0]
+    clock, counters, own = FakeClock(), [100.0], [10.0]
     load = MachineLoad(lambda: counters[0], lambda: own[0], clock)
     # in 2 s the machine was busy for 3 CPU-seconds, 1 of them this process's own
-    clock.now, counters[0], own[0] = 2.0, (103.0, 404.0), 11.0
+    clock.now, counters[0], own[0] = 2.0, 103.0, 11.0
     assert load.others_busy() == pytest.approx(1.0)
     # the next look measures from this one
-    clock.now, counters[0], own[0] = 3.0, (103.5, 406.0), 11.5
+    clock.now, counters[0], own[0] = 3.0, 103.5, 11.5
     assert load.others_busy() == pytest.approx(0.0)
 
 
