@@ -277,19 +277,20 @@ class SAINModule(nn.Module):
         cached = self._feedback_vectors()
         if cached is not None:
             return F.embedding(users, cached[0])
-        vectors = F.embedding(users, self.user_cf.weight)
-        if self.implicit_feedback:
-            vectors = vectors + self.user_implicit(users)
-        return vectors
+        return self._computed_vectors(users, self.user_cf, "user_implicit")
 
     def item_vectors(self, items: torch.Tensor) -> torch.Tensor:
         """Feedback vectors X_CF of ``items`` ``(batch,)``: ``(batch, embed_dim)``."""
         cached = self._feedback_vectors()
         if cached is not None:
             return F.embedding(items, cached[1])
-        vectors = F.embedding(items, self.item_cf.weight)
+        return self._computed_vectors(items, self.item_cf, "item_implicit")
+
+    def _computed_vectors(self, ids: torch.Tensor, table: nn.Embedding, implicit: str):
+        """X_CF from the weights: the id's vector plus, with implicit feedback, its linked sum."""
+        vectors = F.embedding(ids, table.weight)
         if self.implicit_feedback:
-            vectors = vectors + self.item_implicit(items)
+            vectors = vectors + getattr(self, implicit)(ids)
         return vectors
 
     def _feedback_vectors(self):
@@ -309,12 +310,12 @@ class SAINModule(nn.Module):
         if cache is None or cache[0].device != device or cache[0].dtype != weight.dtype:
             # normal tensors even when called in inference mode: they outlive the call
             with torch.inference_mode(False), torch.no_grad():
-                users = torch.arange(self.user_cf.num_embeddings, device=device)
-                items = torch.arange(self.item_cf.num_embeddings, device=device)
-                self._feedback_cache = (
-                    self.user_cf.weight + self.user_implicit(users),
-                    self.item_cf.weight + self.item_implicit(items),
-                )
+                self._feedback_cache = tuple(
+                    self._computed_vectors(torch.arange(table.num_embeddings, device=device),
+                                           table, implicit)
+                    for table, implicit in ((self.user_cf, "user_implicit"),
+                                            (self.item_cf, "item_implicit"))
+                )  # fmt: skip
         return self._feedback_cache
 
     def train(self, mode: bool = True):
