@@ -58,9 +58,8 @@ _MIN_JUDGED = 30
 _BIAS_RIDGE = 5.0
 
 # parameters added after models were first saved, each with the value that
-# describes a model trained before it existed (read by load and unpickling)
-# what files and pickles of older versions lack, as those versions behaved: no
-# implicit feedback, zero starting biases, no cold-start parts, no choice head
+# describes a model trained before it existed (no implicit feedback, zero
+# starting biases, no cold-start parts, no choice head): see _with_legacy_params
 LEGACY_PARAMS = {"implicit_feedback": False, "implicit_max_links": 256, "bias_init": "zeros",
                  "content_bias": False, "cold_start_weight": 0.0, "id_dropout": 0.0,
                  "token_dropout": 0.0, "choice_head": False}
@@ -569,31 +568,30 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         # generators of the fit's own, never torch's global one: fits in
         # parallel threads must neither depend on nor disturb each other
         self.module_ = self._build_module(seeded_generator(seed))
+        self.module_.set_feedback_links(*links)
+        if self.bias_init == "ridge":
+            self.module_.set_biases(*self._ridge_biases(train_rows))
         noise = seeded_generator(rng.randint(np.iinfo(np.int32).max), self.device_)
         self.module_.use_generator(noise)
         try:
-            self.module_.set_feedback_links(*links)
-            if self.bias_init == "ridge":
-                self.module_.set_biases(*self._ridge_biases(train_rows))
-            try:
-                history = self._train(train_rows, valid_rows, rng, on_batch)
-                self.choice_history_ = self._train_choice(encoded, train_index, train_rows,
-                                                          valid_rows, rng, on_batch)  # fmt: skip
-            except FloatingPointError as exc:
-                raise TrainingDivergedError(
-                    f"Training diverged (learning_rate={self.learning_rate}, "
-                    f"l2_reg={self.l2_reg}): {exc}"
-                ) from exc
-            except (RuntimeError, MemoryError) as exc:
-                if not is_allocation_error(exc):
-                    raise
-                # attention memory grows with batch_size * n_slots ** 2
-                raise ValueError(
-                    f"Not enough memory on {self.device_} to train with batch_size="
-                    f"{self.batch_size} on rows of {self.layout_.n_slots} feature tokens; "
-                    "lower batch_size, or cap long multi-valued cells with the encoder's "
-                    "max_values"
-                ) from exc
+            history = self._train(train_rows, valid_rows, rng, on_batch)
+            self.choice_history_ = self._train_choice(encoded, train_index, train_rows,
+                                                      valid_rows, rng, on_batch)  # fmt: skip
+        except FloatingPointError as exc:
+            raise TrainingDivergedError(
+                f"Training diverged (learning_rate={self.learning_rate}, "
+                f"l2_reg={self.l2_reg}): {exc}"
+            ) from exc
+        except (RuntimeError, MemoryError) as exc:
+            if not is_allocation_error(exc):
+                raise
+            # attention memory grows with batch_size * n_slots ** 2
+            raise ValueError(
+                f"Not enough memory on {self.device_} to train with batch_size="
+                f"{self.batch_size} on rows of {self.layout_.n_slots} feature tokens; "
+                "lower batch_size, or cap long multi-valued cells with the encoder's "
+                "max_values"
+            ) from exc
         finally:
             self.module_.use_generator(None)  # a fitted module holds no generator
         # the last steps can break the weights after the last loss was measured,
