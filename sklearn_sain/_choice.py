@@ -31,7 +31,6 @@ from ._ids import UNKNOWN_ID
 from ._random import blank
 
 
-
 class ChoiceHead(nn.Module):
     """Softmax over items of the products of user and item choice vectors.
 

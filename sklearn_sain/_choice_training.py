@@ -28,13 +28,13 @@ import numpy as np
 import torch
 
 from ._choice import multinomial_loss
-from ._ids import UNKNOWN_ID
 from ._choice_ranking import (
     DEFAULT_RATING_WEIGHT,
     catalog_side,
     select_rating_weight,
     side_features,
 )
+from ._ids import UNKNOWN_ID
 from ._random import random_mask, seeded_generator
 
 # Chosen on the validation split of the paper's MovieLens data (users' held-out

@@ -53,11 +53,6 @@ def encode_param(value):
     raise TypeError(f"values of type {type(value).__name__} are not supported")
 
 
-def encoder_of(params: dict):
-    """A SAINEncoder with saved ``params``; a parameter the file predates takes its old value."""
-    return estimator_of("SAINEncoder", params)
-
-
 def estimator_of(name: str, params: dict):
     """The estimator ``name`` with saved ``params``, completed as its version behaved."""
     cls = persistable_class(name)
@@ -75,7 +70,7 @@ def decode_param(value):
     if tag == "__device__":
         return torch.device(content)
     if tag == "__encoder__":
-        return encoder_of({k: decode_param(v) for k, v in content.items()})
+        return estimator_of("SAINEncoder", {k: decode_param(v) for k, v in content.items()})
     if tag == "__random_state__":
         key, keys, position, has_gauss, cached = content
         state = np.random.RandomState()
