@@ -117,13 +117,13 @@ def _regressor(encoder, device, **params):
                          n_threads=None, **params)  # fmt: skip
 
 
-def time_epochs(X, y, *, encoder=None, repeats: int, device="cpu", **params) -> list:
+def time_epochs(X, y, *, encoder=None, repeats: int, device="cpu", **params) -> float:
     """Seconds of a training epoch of ``SAINRegressor(**params)`` (defaults otherwise) on X, y.
 
     Only the public estimator is timed, so a default of ``fit`` cannot be missed: a fit of
     one epoch and a fit of ``repeats + 1`` epochs, in the same process after a warm-up, and
     their difference over ``repeats`` is the epoch (encoding, the ridge start and set-up cancel
-    out). Returned as a list of ``repeats`` equal values, the mean epoch.
+    out): the mean epoch.
     """
     warm_up = min(len(X), 2000)
     _regressor(encoder, device, max_epochs=1, **params).fit(X.iloc[:warm_up], y[:warm_up])
@@ -135,8 +135,7 @@ def time_epochs(X, y, *, encoder=None, repeats: int, device="cpu", **params) -> 
         model.fit(X, y)
         _sync(device)
         seconds[n_epochs] = time.perf_counter() - started
-    epoch = max(seconds[repeats + 1] - seconds[1], 0.0) / repeats
-    return [epoch] * repeats
+    return max(seconds[repeats + 1] - seconds[1], 0.0) / repeats
 
 
 def paper_network_params() -> dict:
@@ -146,40 +145,31 @@ def paper_network_params() -> dict:
     return {k: v for k, v in PAPER_CONFIGURATION.items() if k != "max_epochs"}
 
 
-def time_prediction(X, y, *, encoder=None, min_rows: int = 1_000_000, device="cpu") -> dict:
-    """Rows per second of ``SAINRegressor.predict`` on encoded rows repeated to ``min_rows``.
+def prediction_models(X, y, *, encoder=None, device="cpu"):
+    """Two regressors fitted for one epoch: on the raw rows, and on those rows encoded.
 
-    The regressor is fitted (one epoch) on the output of a fitted :class:`SAINEncoder`, so
-    ``predict`` skips the encoding: the network and ``predict``'s own bookkeeping are timed.
+    Returns ``(raw_model, encoded_model, encoded)``: the encoder the raw fit built (the
+    package's default one), fitted, encodes the rows once, and the second regressor, fitted
+    on its output, predicts encoded rows without encoding them.
     """
+    raw_model = _regressor(encoder, device, max_epochs=1).fit(X, y)
+    encoded = raw_model.encoder_.transform(X)
+    return raw_model, _regressor(None, device, max_epochs=1).fit(encoded, y), encoded
+
+
+def time_predict(model, rows, *, min_rows: int, device="cpu") -> dict:
+    """Rows per second of ``model.predict`` on ``rows`` (raw or encoded) repeated to ``min_rows``."""
     import pandas as pd
 
-    # the encoder a default fit builds, fitted, encodes the rows once
-    encoded = _regressor(encoder, device, max_epochs=1).fit(X, y).encoder_.transform(X)
-    model = _regressor(None, device, max_epochs=1).fit(encoded, y)
-    copies = max(1, -(-min_rows // len(encoded)))
-    big = pd.concat([encoded] * copies, ignore_index=True)
-    model.predict(encoded.head(1000))  # warm-up
+    copies = max(1, -(-min_rows // len(rows)))
+    big = pd.concat([rows] * copies, ignore_index=True)
+    model.predict(rows.head(1000))  # warm-up
     _sync(device)
     started = time.perf_counter()
     scores = model.predict(big)
     _sync(device)
     seconds = time.perf_counter() - started
     assert bool(np.isfinite(scores).all())
-    return {"rows": len(big), "seconds": seconds, "rows_per_second": len(big) / seconds}
-
-
-def time_estimator_predict(X, y, *, n_rows: int, device="cpu", encoder=None) -> dict:
-    """Rows per second of ``SAINRegressor.predict`` on raw rows (encoding included)."""
-    import pandas as pd
-
-    model = _regressor(encoder, device, max_epochs=1).fit(X, y)
-    copies = max(1, -(-n_rows // len(X)))
-    big = pd.concat([X] * copies, ignore_index=True)
-    model.predict(X.head(1000))  # warm-up
-    started = time.perf_counter()
-    model.predict(big)
-    seconds = time.perf_counter() - started
     return {"rows": len(big), "seconds": seconds, "rows_per_second": len(big) / seconds}
 
 
@@ -320,10 +310,6 @@ def time_to_accuracy(dataset, *, device="cpu", seed: int = 0, quick: bool = Fals
     return figures
 
 
-def _median(values) -> float:
-    return float(np.median(values)) if len(values) else float("nan")
-
-
 def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
               repeats: int = 3, autoint: bool = True, autoint_batches=(128, 256),
               predict_rows: int = 1_000_000, encode_rows: int = 1_000_000,
@@ -361,13 +347,11 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
         encoder = _encoder(dataset)
         log(f"\n== training epoch, CPU, package defaults (batch 128), {len(X)} rows of {name}; "
             f"a fit of {repeats + 1} epochs less a fit of 1, over {repeats}")
-        epochs = time_epochs(X, y, encoder=encoder, repeats=repeats)
-        results["cpu_epoch_seconds"] = _median(epochs)
+        results["cpu_epoch_seconds"] = time_epochs(X, y, encoder=encoder, repeats=repeats)
         log(f"  SAIN: {results['cpu_epoch_seconds']:.2f} s per epoch")
         # the paper's network: no implicit feedback and none of the cold-start parts
-        plain_epochs = time_epochs(X, y, encoder=encoder, repeats=repeats,
-                                   **paper_network_params())  # fmt: skip
-        results["cpu_epoch_seconds_no_implicit"] = _median(plain_epochs)
+        results["cpu_epoch_seconds_no_implicit"] = time_epochs(
+            X, y, encoder=encoder, repeats=repeats, **paper_network_params())
         log(f"  SAIN, the paper's network: {results['cpu_epoch_seconds_no_implicit']:.2f} s "
             "per epoch")
 
@@ -384,7 +368,8 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
                     f"{seconds / results['cpu_epoch_seconds']:.1f}x SAIN's epoch at batch 128")
 
         log("\n== prediction, CPU")
-        predict = time_prediction(X, y, encoder=encoder, min_rows=predict_rows)
+        raw_model, encoded_model, encoded = prediction_models(X, y, encoder=encoder)
+        predict = time_predict(encoded_model, encoded, min_rows=predict_rows)
         results["cpu_predict_rows_per_second"] = predict["rows_per_second"]
         log(f"  SAINRegressor.predict on encoded rows: {predict['rows_per_second']:,.0f} rows/s "
             f"({predict['rows']:,} rows)")
@@ -395,14 +380,13 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
             single = torch.get_num_threads()
             torch.set_num_threads(cores)
             try:
-                wide = time_prediction(X, y, encoder=encoder, min_rows=predict_rows)
+                wide = time_predict(encoded_model, encoded, min_rows=predict_rows)
             finally:
                 torch.set_num_threads(single)
             results[f"cpu_predict_rows_per_second_{cores}_threads"] = wide["rows_per_second"]
             log(f"  SAINRegressor.predict on encoded rows, {cores} threads: "
                 f"{wide['rows_per_second']:,.0f} rows/s")
-        estimator = time_estimator_predict(X, y, n_rows=min(predict_rows, 500_000),
-                                           encoder=encoder)  # fmt: skip
+        estimator = time_predict(raw_model, X, min_rows=min(predict_rows, 500_000))
         results["cpu_estimator_predict_rows_per_second"] = estimator["rows_per_second"]
         log(f"  SAINRegressor.predict on raw rows (encoding included): "
             f"{estimator['rows_per_second']:,.0f} rows/s ({estimator['rows']:,} rows)")
@@ -418,11 +402,12 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
             gpu = str(device) if str(device).startswith("cuda") else "cuda"
             log(f"\n== GPU: {torch.cuda.get_device_name(torch.device(gpu))}, rows on the device")
             for batch in (128, 1024):
-                seconds = _median(time_epochs(X, y, encoder=encoder, repeats=repeats,
-                                              device=gpu, batch_size=batch))
+                seconds = time_epochs(X, y, encoder=encoder, repeats=repeats, device=gpu,
+                                      batch_size=batch)
                 results[f"gpu_epoch_seconds_batch{batch}"] = seconds
                 log(f"  SAIN epoch, batch {batch}: {seconds:.3f} s")
-            predict = time_prediction(X, y, encoder=encoder, min_rows=predict_rows, device=gpu)
+            _, gpu_model, encoded = prediction_models(X, y, encoder=encoder, device=gpu)
+            predict = time_predict(gpu_model, encoded, min_rows=predict_rows, device=gpu)
             results["gpu_predict_rows_per_second"] = predict["rows_per_second"]
             log(f"  SAINRegressor.predict on encoded rows: {predict['rows_per_second']:,.0f} "
                 "rows/s")
