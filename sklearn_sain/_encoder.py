@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._drift import warn_on_type_drift
-from . import _persistence
+from ._encoder_persistence import EncoderPersistence
 from ._ids import PAD_ID, UNKNOWN_ID
 from ._params import count, invalid
 from ._persistable import persistable
@@ -30,6 +30,11 @@ from ._validation import (
 _SPECIAL_TOKENS = ("<pad>", "<unk>")
 
 
+def raw_column(encoder, X, field: str) -> np.ndarray:
+    """The cells of ``field`` (a column ``encoder`` was fitted on) in a raw table ``X``, as given."""
+    return column_values(check_2d(X, type(encoder).__name__), encoder._positions[field])
+
+
 def _distinct_owners(codes, owners, n_values: int) -> np.ndarray:
     """Per value code, how many distinct users (or items) ``owners`` hold it."""
     if len(codes) == 0:
@@ -39,13 +44,8 @@ def _distinct_owners(codes, owners, n_values: int) -> np.ndarray:
     return np.bincount(pairs // n_owners, minlength=n_values)
 
 
-# parameters added after encoders were first saved, each with the value that
-# describes an encoder fitted before it existed (read by load and unpickling)
-LEGACY_ENCODER_PARAMS = {"min_ids": 1}
-
-
 @persistable
-class SAINEncoder(TransformerMixin, BaseEstimator):
+class SAINEncoder(EncoderPersistence, TransformerMixin, BaseEstimator):
     """Encode a ratings table into padded integer token ids for SAIN.
 
     Every column becomes a *field* with its own vocabulary. The user id and
@@ -230,31 +230,6 @@ class SAINEncoder(TransformerMixin, BaseEstimator):
         self.min_frequency = min_frequency
         self.min_ids = min_ids
         self.max_values = max_values
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
-        if "vocabularies_" not in state:
-            return state
-        # numpy bytes of the safe format instead of pandas indexes: skops can save them
-        array = _persistence.fitted_state_array(self)
-        if array is not None:
-            state = {k: v for k, v in state.items() if not (k.endswith("_") or k == "_positions")}
-            state["_fitted_state"] = array
-        return state
-
-    @classmethod
-    def _with_legacy_params(cls, params: dict) -> dict:
-        """``params`` of a file or pickle from an older version, completed as it behaved."""
-        return {**LEGACY_ENCODER_PARAMS, **params}
-
-    def __setstate__(self, state):
-        state = dict(state)
-        if "_fitted_state" in state:
-            state.update(_persistence.fitted_attributes(state.pop("_fitted_state")))
-        state = self._with_legacy_params(state)  # pickles from before a parameter
-        if "user_col_" in state:  # fitted before context columns were inferred
-            state.setdefault("context_features_", [])
-        self.__dict__.update(state)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

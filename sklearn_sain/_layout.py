@@ -47,6 +47,26 @@ class TokenLayout:
     def n_slots(self) -> int:
         return sum(f.width for f in self.fields)
 
+    def to_json(self) -> dict:
+        """The layout as plain JSON values (see :meth:`from_json`)."""
+        return {
+            "columns": list(self.columns),
+            "n_users": int(self.n_users),
+            "n_items": int(self.n_items),
+            "fields": [[f.role, f.name, int(f.width), int(f.vocabulary_size)]
+                       for f in self.fields],
+        }
+
+    @classmethod
+    def from_json(cls, spec: dict) -> "TokenLayout":
+        """The layout :meth:`to_json` wrote."""
+        return cls(
+            columns=tuple(str(c) for c in spec["columns"]),
+            n_users=int(spec["n_users"]),
+            n_items=int(spec["n_items"]),
+            fields=tuple(Field(str(r), str(n), int(w), int(v)) for r, n, w, v in spec["fields"]),
+        )
+
     def module_kwargs(self) -> dict:
         return dict(
             n_users=self.n_users,

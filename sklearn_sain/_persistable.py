@@ -14,10 +14,21 @@ _CLASSES: dict[str, type] = {}
 def persistable(cls: type) -> type:
     """Class decorator: instances of ``cls`` can be saved in the safe format and read back.
 
-    ``cls`` provides the classmethod ``_with_legacy_params(params) -> dict``:
-    the parameters of a file or pickle written by an older version, completed
-    with the values that version behaved with. It is the one place of the
-    class's backward-compatibility defaults, for files and pickles alike.
+    ``cls`` provides
+
+    - the classmethod ``_with_legacy_params(params) -> dict``: the parameters
+      of a file or pickle written by an older version, completed with the
+      values that version behaved with. It is the one place of the class's
+      backward-compatibility defaults, for files and pickles alike;
+    - the classmethod ``_from_saved_params(params)``: an unfitted instance
+      with those parameters, refused (``ValueError``) unless ``fit`` would
+      accept them;
+    - ``_safe_state() -> (state, tensors)``: the fitted state as JSON values
+      and a dict of CPU tensors;
+    - ``_restore_safe_state(state, tensors, device)``: the reverse, refusing
+      (``ValueError``, ``KeyError`` or ``TypeError``) a state no fit writes.
+
+    :mod:`sklearn_sain._persistence` writes and reads the file around them.
     """
     _CLASSES[cls.__name__] = cls
     return cls

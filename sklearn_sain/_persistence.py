@@ -27,39 +27,21 @@ from __future__ import annotations
 
 import io
 import json
-import numbers
 import os
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._layout import Field, TokenLayout
-from ._param_json import decode_param, encode_param, estimator_of, params_json
-from ._model import NORMS, SAINModule
-from ._catalog import Catalog
+from ._param_json import decode_param, params_json
 from ._persistable import is_persistable, persistable_class
 from ._safe_file import NotAZipError, check_archive, payload_digest, write_atomically
-from ._torch_utils import cpu_state_dict, loadable_device, resolve_device
-from ._validation import check_number
-from ._vocabulary_json import decode_vocabulary, encode_vocabulary
+from ._torch_utils import resolve_device
 
 FORMAT = "sklearn_sain"
 FORMAT_VERSION = 4
 _DIGEST_SINCE = 4  # the first format version whose files carry a digest
-_CATALOG = "catalog/"  # prefix of the catalog tensors; module state keys never contain "/"
 _KEYS = {"format", "format_version", "metadata", "tensors"}
-
-_ENCODER_STATE = (
-    "n_features_in_", "feature_names_in_", "user_col_", "item_col_", "user_features_",
-    "item_features_", "_positions", "multi_valued_", "field_widths_", "vocabularies_",
-    "vocabulary_sizes_", "context_features_",
-)
-_REGRESSOR_STATE = (
-    "n_features_in_", "feature_names_in_", "encoder_", "layout_", "device_", "target_mean_",
-    "target_scale_", "target_range_", "_module_kwargs", "module_", "loss_curve_",
-    "validation_scores_", "best_epoch_", "n_iter_", "catalog_", "choice_history_",
-)
 
 _UNTRUSTED_HINT = (
     "sklearn_sain.load reads only files written by sklearn_sain.save / "
@@ -109,15 +91,8 @@ def save(estimator, path) -> None:
             f"save expects a SAINRegressor or a SAINEncoder, got {type(estimator).__name__}"
         )
     check_is_fitted(estimator)
-    tensors = {}
-    if kind == "SAINRegressor":
-        state = _regressor_state(estimator)
-        tensors = cpu_state_dict(estimator.module_)
-        if hasattr(estimator, "catalog_"):
-            tensors.update({_CATALOG + name: torch.from_numpy(np.ascontiguousarray(array))
-                            for name, array in estimator.catalog_.arrays().items()})
-    else:
-        state = _encoder_state(estimator)
+    # the estimator's own fitted state, as the protocol of _persistable gives it
+    state, tensors = estimator._safe_state()
     metadata = {
         "estimator": kind,
         "sklearn_sain_version": _version(),
@@ -175,17 +150,12 @@ def load(path, *, device=None):
     payload = _read(path)
     try:
         metadata = json.loads(payload["metadata"])
-        kind = metadata["estimator"]
-        persistable_class(kind)  # an unknown kind is refused before anything is decoded
+        # an unknown kind is refused before anything is decoded
+        cls = persistable_class(metadata["estimator"])
         params = {name: decode_param(value) for name, value in metadata["params"].items()}
         # a parameter an older file predates takes the value that version behaved with
-        estimator = estimator_of(kind, params)
-        estimator._validate_params()
-        estimator._check_params()
-        if kind == "SAINRegressor":
-            _set_regressor_state(estimator, metadata["state"], payload["tensors"], target_device)
-        else:
-            _set_encoder_state(estimator, metadata["state"])
+        estimator = cls._from_saved_params(params)
+        estimator._restore_safe_state(metadata["state"], payload["tensors"], target_device)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
         raise ValueError(
             f"The file is in the sklearn_sain format but cannot be restored ({exc}); it is "
@@ -283,207 +253,3 @@ def _version() -> str:
     from . import __version__
 
     return __version__
-
-
-# ------------------------------------------------------------- encoder state
-def _encoder_state(encoder) -> dict:
-    state = {name: getattr(encoder, name) for name in _ENCODER_STATE if hasattr(encoder, name)}
-    if "feature_names_in_" in state:
-        state["feature_names_in_"] = [str(name) for name in state["feature_names_in_"]]
-    state["n_features_in_"] = int(state["n_features_in_"])
-    state["_positions"] = {k: int(v) for k, v in state["_positions"].items()}
-    state["multi_valued_"] = {k: bool(v) for k, v in state["multi_valued_"].items()}
-    state["field_widths_"] = {k: int(v) for k, v in state["field_widths_"].items()}
-    state["vocabulary_sizes_"] = {k: int(v) for k, v in state["vocabulary_sizes_"].items()}
-    state["vocabularies_"] = {
-        field: encode_vocabulary(index, field) for field, index in state["vocabularies_"].items()
-    }
-    return state
-
-
-def _set_encoder_state(encoder, state: dict) -> None:
-    state = {"context_features_": [], **state}  # files from before context columns
-    missing = [name for name in _ENCODER_STATE
-               if name not in state and name != "feature_names_in_"]
-    if missing:
-        raise KeyError(f"encoder state lacks {missing}")
-    # an edited file must fail here, not with a confusing error inside transform
-    fields = [state["user_col_"], state["item_col_"], *state["user_features_"],
-              *state["item_features_"]]
-    if not (
-        all(isinstance(field, str) for field in fields)
-        and _is_mapping(state["_positions"], fields, int)
-        and _is_mapping(state["multi_valued_"], fields, bool)
-        and _is_mapping(state["field_widths_"], fields, int)
-        and _is_mapping(state["vocabularies_"], fields, dict)
-        and all(isinstance(v, int) for v in state["vocabulary_sizes_"].values())
-        and min(state["field_widths_"].values()) >= 1
-        and isinstance(state["context_features_"], list)
-        and set(state["context_features_"]) <= set(state["item_features_"])
-    ):
-        raise ValueError("inconsistent encoder state")
-    for name in _ENCODER_STATE:
-        if name in state:
-            setattr(encoder, name, state[name])
-    if "feature_names_in_" in state:
-        encoder.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
-    encoder.vocabularies_ = {
-        field: decode_vocabulary(entry) for field, entry in state["vocabularies_"].items()
-    }
-    # a repeated value would encode two ways, a wrong size index past the embedding table
-    sizes = {str(key).split(":", 1)[-1]: size for key, size in state["vocabulary_sizes_"].items()}
-    if any(not index.is_unique for index in encoder.vocabularies_.values()) or sizes != {
-        field: len(index) + 2 for field, index in encoder.vocabularies_.items()
-    }:
-        raise ValueError("inconsistent encoder state: vocabularies and their sizes disagree")
-
-
-def _check_module_kwargs(kwargs: dict) -> None:
-    """Refuse network sizes and settings that no fit writes (before anything is allocated)."""
-    for name in ("n_users", "n_items"):
-        check_number(kwargs[name], name, numbers.Integral, min_val=2)
-    for name in ("embed_dim", "feature_dim", "n_heads"):
-        check_number(kwargs[name], name, numbers.Integral, min_val=1)
-    if kwargs["feature_dim"] % kwargs["n_heads"]:
-        raise ValueError("n_heads must divide feature_dim")
-    if kwargs.get("top_k") is not None:
-        check_number(kwargs["top_k"], "top_k", numbers.Integral, min_val=1)
-    check_number(kwargs.get("dropout", 0.0), "dropout", numbers.Real, min_val=0.0, max_val=1.0,
-                 include_boundaries="left")
-    if kwargs.get("norm", "batch") not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}")
-    for size in kwargs["vocabulary_sizes"]:
-        check_number(size, "vocabulary size", numbers.Integral, min_val=2)
-
-
-def _is_mapping(mapping, keys, kind) -> bool:
-    return (isinstance(mapping, dict) and sorted(mapping) == sorted(keys)
-            and all(isinstance(v, kind) for v in mapping.values()))
-
-
-# ----------------------------------------------------------- regressor state
-def _regressor_state(model) -> dict:
-    present = {name for name in vars(model) if name.endswith("_") and not name.startswith("__")}
-    present |= {"_module_kwargs"} & set(vars(model))
-    unknown = sorted(present - set(_REGRESSOR_STATE))
-    if unknown:
-        # better no file than a file that silently lacks part of the model
-        raise ValueError(f"Fitted attributes {unknown} are not covered by the safe format")
-    layout = model.layout_
-    state = {
-        "n_features_in_": int(model.n_features_in_),
-        "encoder_": None if model.encoder_ is None else {
-            "params": params_json(model.encoder_), "state": _encoder_state(model.encoder_),
-        },
-        "layout_": {
-            "columns": list(layout.columns),
-            "n_users": int(layout.n_users),
-            "n_items": int(layout.n_items),
-            "fields": [[f.role, f.name, int(f.width), int(f.vocabulary_size)]
-                       for f in layout.fields],
-        },
-        "device_": str(model.device_),
-        "target_mean_": float(model.target_mean_).hex(),
-        "target_scale_": float(model.target_scale_).hex(),
-        "target_range_": [float(v).hex() for v in model.target_range_],
-        "_module_kwargs": {k: encode_param(v) for k, v in model._module_kwargs.items()},
-        "loss_curve_": [float(v).hex() for v in model.loss_curve_],
-        "validation_scores_": [float(v).hex() for v in model.validation_scores_],
-        "best_epoch_": int(model.best_epoch_),
-        "n_iter_": int(model.n_iter_),
-        "choice_history_": _choice_history_state(getattr(model, "choice_history_", None)),
-    }
-    if hasattr(model, "feature_names_in_"):
-        state["feature_names_in_"] = [str(name) for name in model.feature_names_in_]
-    return state
-
-
-def _hex_list(values):
-    return None if values is None else [float(v).hex() for v in values]
-
-
-def _float_list(values):
-    return None if values is None else [float.fromhex(v) for v in values]
-
-
-def _choice_history_state(history):
-    """``choice_history_`` as JSON (floats as hex strings, exact); None without a choice head."""
-    if history is None:
-        return None
-    return {
-        "loss": _hex_list(history["loss"]),
-        "ndcg": _hex_list(history["ndcg"]),
-        "best_epoch": int(history["best_epoch"]),
-        "rating_weight": float(history["rating_weight"]).hex(),
-        "rating_weight_ndcg": _hex_list(history["rating_weight_ndcg"]),
-    }
-
-
-def _choice_history(state):
-    if state is None:  # no choice head, or a file from before it existed
-        return None
-    return {
-        "loss": _float_list(state["loss"]),
-        "ndcg": _float_list(state["ndcg"]),
-        "best_epoch": int(state["best_epoch"]),
-        "rating_weight": float.fromhex(state["rating_weight"]),
-        "rating_weight_ndcg": _float_list(state["rating_weight_ndcg"]),
-    }
-
-
-def _set_regressor_state(model, state: dict, tensors: dict, device) -> None:
-    encoder = state["encoder_"]
-    if encoder is None:
-        model.encoder_ = None
-    else:
-        params = {name: decode_param(value) for name, value in encoder["params"].items()}
-        model.encoder_ = estimator_of("SAINEncoder", params)
-        model.encoder_._check_params()
-        _set_encoder_state(model.encoder_, encoder["state"])
-    model.n_features_in_ = int(state["n_features_in_"])
-    if "feature_names_in_" in state:
-        model.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
-    layout = state["layout_"]
-    model.layout_ = TokenLayout(
-        columns=tuple(str(c) for c in layout["columns"]),
-        n_users=int(layout["n_users"]),
-        n_items=int(layout["n_items"]),
-        fields=tuple(Field(str(r), str(n), int(w), int(v)) for r, n, w, v in layout["fields"]),
-    )
-    model.target_mean_ = float.fromhex(state["target_mean_"])
-    model.target_scale_ = float.fromhex(state["target_scale_"])
-    low, high = (float.fromhex(v) for v in state["target_range_"])
-    model.target_range_ = (low, high)
-    if not (np.isfinite([model.target_mean_, model.target_scale_, low, high]).all()
-            and model.target_scale_ > 0 and low <= high):  # fmt: skip
-        raise ValueError("invalid target statistics (they would predict NaN or a constant)")
-    kwargs = {name: decode_param(value) for name, value in state["_module_kwargs"].items()}
-    _check_module_kwargs(kwargs)
-    model._module_kwargs = kwargs
-    model.loss_curve_ = [float.fromhex(v) for v in state["loss_curve_"]]
-    model.validation_scores_ = [float.fromhex(v) for v in state["validation_scores_"]]
-    model.best_epoch_ = int(state["best_epoch_"])
-    model.n_iter_ = int(state["n_iter_"])
-    model.choice_history_ = _choice_history(state.get("choice_history_"))
-    fitted_on = torch.device(state["device_"])
-    model.device_ = loadable_device(fitted_on) if device is None else device
-    catalog = {k[len(_CATALOG):]: v.numpy() for k, v in tensors.items() if k.startswith(_CATALOG)}
-    if catalog:  # files of format version 1 have none
-        model.catalog_ = Catalog.from_arrays(catalog, model.layout_)
-    module_tensors = {k: v for k, v in tensors.items() if not k.startswith(_CATALOG)}
-    # the shapes the metadata implies, on the meta device, which allocates nothing:
-    # an edited size must fail here, not after allocating gigabytes for it
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in SAINModule(**kwargs).state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in module_tensors.items()}
-    if expected != found:
-        wrong = sorted(set(expected) ^ set(found)) or sorted(
-            k for k in expected if expected[k] != found[k])
-        raise ValueError(f"the tensors do not fit the model the metadata describes ({wrong[0]})")
-    # the saved state replaces the initial weights: a generator of its own
-    # keeps the load from drawing on torch's global one
-    module = SAINModule(**kwargs, generator=torch.Generator())
-    # strict: a tensor missing, extra or of another shape means another model; damaged
-    # implicit-feedback links fail the load too (ImplicitFeedback checks what it loads)
-    module.load_state_dict(module_tensors, strict=True)
-    model.module_ = module.to(model.device_).eval()

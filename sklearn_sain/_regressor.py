@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
@@ -17,28 +16,22 @@ from ._baselines import ridge_biases
 from ._choice_training import fit_choice_head
 from ._encoder import SAINEncoder
 from ._feedback import training_links
+from ._fitted import FittedSAIN
 from ._layout import is_encoded, layout_of
 from ._layers import NORMS
-from ._model import SAINModule
-from . import _explain, _persistence, _recommend
+from . import _explain, _recommend
 from ._params import count, invalid, non_negative, positive, share
 from ._persistable import persistable
 from ._random import seeded_generator
+from ._regressor_persistence import RegressorPersistence
 from ._catalog import build_catalog
-from ._torch_utils import (
-    cpu_state_dict,
-    is_allocation_error,
-    is_finite_module,
-    loadable_device,
-    resolve_device,
-)
+from ._torch_utils import is_allocation_error, is_finite_module, resolve_device
 from ._threads import torch_threads
-from ._training import LOSSES, Rows, predict_batch_rows, predict_rows, train_module
+from ._training import LOSSES, Rows, train_module
 from ._validation import (
     TrainingDivergedError,
     check_target,
     check_weights,
-    standardise,
     target_stats,
 )
 
@@ -57,17 +50,6 @@ _MIN_JUDGED = 30
 # selects 5 on validation (of 1, 5, 10, 25) on both MovieLens and Yelp
 _BIAS_RIDGE = 5.0
 
-# parameters added after models were first saved, each with the value that
-# describes a model trained before it existed (no implicit feedback, zero
-# starting biases, no cold-start parts, no choice head): see _with_legacy_params
-LEGACY_PARAMS = {"implicit_feedback": False, "implicit_max_links": 256, "bias_init": "zeros",
-                 "content_bias": False, "cold_start_weight": 0.0, "id_dropout": 0.0,
-                 "token_dropout": 0.0, "choice_head": False}
-
-
-# the key of the fitted state (a safe-format file as bytes) in __getstate__
-_FITTED_STATE = "_fitted_state"
-
 
 def default_encoder() -> SAINEncoder:
     """The encoder :class:`SAINRegressor` clones when its ``encoder`` is None.
@@ -81,7 +63,7 @@ def default_encoder() -> SAINEncoder:
 
 
 @persistable
-class SAINRegressor(RegressorMixin, BaseEstimator):
+class SAINRegressor(RegressorPersistence, RegressorMixin, BaseEstimator):
     """Self-Attentive Integration Network for rating prediction (Yun et al., SIGIR 2019).
 
     SAIN combines a feedback path (user and item id embeddings, as in matrix
@@ -437,18 +419,13 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                 "same encoder (or use a Pipeline) instead of a raw table"
             )
         validate_data(self, X, skip_check_array=True, reset=False)
-        if tuple(str(c) for c in encoded.columns) != self.layout_.columns:
+        columns = self._fitted.layout.columns
+        if tuple(str(c) for c in encoded.columns) != columns:
             raise ValueError(
                 "The encoded columns differ from those seen in fit: "
-                f"expected {list(self.layout_.columns)}, got {list(encoded.columns)}"
+                f"expected {list(columns)}, got {list(encoded.columns)}"
             )
         return encoded
-
-    def _rows(self, encoded: pd.DataFrame, target=None, weight=None) -> Rows:
-        users, items, tokens = self.layout_.arrays(encoded, dtype=np.int32)  # half of int64
-        if target is not None:
-            target = standardise(target, self.target_mean_, self.target_scale_)
-        return Rows.from_arrays(users, items, tokens, target, self.device_, weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, eval_set=None, sample_weight=None):
@@ -502,7 +479,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
     def _forget_fit(self) -> None:
         for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
             delattr(self, name)
-        vars(self).pop("_module_kwargs", None)
+        vars(self).pop("_fitted", None)
 
     def _fit(self, X, y, eval_set, sample_weight, on_batch):
         self._check_params()
@@ -511,15 +488,19 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = check_weights(sample_weight, len(y))
         vocabulary_sizes = None if self.encoder_ is None else self.encoder_.vocabulary_sizes_
-        self.layout_ = layout_of(encoded, vocabulary_sizes)
-        self.catalog_ = build_catalog(encoded, self.layout_)
-        self.device_ = resolve_device(self.device)
+        layout = layout_of(encoded, vocabulary_sizes)
+        catalog = build_catalog(encoded, layout)
+        device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
 
         # rows of weight 0 must not shape anything: not even the target statistics
         counted = y if sample_weight is None else y[sample_weight > 0]
-        self.target_mean_, self.target_scale_ = target_stats(counted)
-        self.target_range_ = (float(np.min(counted)), float(np.max(counted)))
+        target_mean, target_scale = target_stats(counted)
+        self._fitted = fitted = FittedSAIN(
+            layout, target_mean=target_mean, target_scale=target_scale,
+            target_range=(float(np.min(counted)), float(np.max(counted))), catalog=catalog,
+            device=device,
+        )
 
         train_index = np.arange(len(y))
         valid_rows = None
@@ -531,12 +512,12 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             if not len(encoded_val):
                 raise ValueError("eval_set X has 0 rows; pass eval_set=None to skip validation")
             y_val = self._check_target(y_val, n_rows=len(encoded_val), name="eval_set y")
-            valid_rows = self._rows(encoded_val, y_val)
+            valid_rows = fitted.rows(encoded_val, y_val)
         elif self.early_stopping and self.validation_fraction > 0 and len(y) >= 2:
             shuffled = rng.permutation(len(y))
             n_valid = min(max(1, int(round(self.validation_fraction * len(y)))), len(y) - 1)
             valid_index, train_index = np.sort(shuffled[:n_valid]), np.sort(shuffled[n_valid:])
-            valid_rows = self._rows(encoded.iloc[valid_index], y[valid_index])
+            valid_rows = fitted.rows(encoded.iloc[valid_index], y[valid_index])
         weight = None
         if sample_weight is not None:
             # scaled to a mean of 1, so that the learning rate means what it does unweighted
@@ -545,10 +526,10 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             if not weight.any():
                 raise ValueError("sample_weight is 0 for every training row; at least one "
                                  "rating must have a positive weight")
-        train_rows = self._rows(encoded.iloc[train_index], y[train_index], weight)
+        train_rows = fitted.rows(encoded.iloc[train_index], y[train_index], weight)
 
-        self._module_kwargs = dict(
-            self.layout_.module_kwargs(),
+        module_kwargs = dict(
+            layout.module_kwargs(),
             feature_dim=self.feature_dim,
             embed_dim=self.embed_dim,
             n_heads=self.n_heads,
@@ -564,15 +545,15 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         )
         seed = int(rng.randint(np.iinfo(np.int32).max))
         links = self._feedback_links(train_rows, seed)
-        self._module_kwargs.update(n_user_links=len(links[0][0]), n_item_links=len(links[1][0]))
+        module_kwargs.update(n_user_links=len(links[0][0]), n_item_links=len(links[1][0]))
         # generators of the fit's own, never torch's global one: fits in
         # parallel threads must neither depend on nor disturb each other
-        self.module_ = self._build_module(seeded_generator(seed))
-        self.module_.set_feedback_links(*links)
+        module = fitted.build_module(module_kwargs, seeded_generator(seed))
+        module.set_feedback_links(*links)
         if self.bias_init == "ridge":
-            self.module_.set_biases(*self._ridge_biases(train_rows))
-        noise = seeded_generator(rng.randint(np.iinfo(np.int32).max), self.device_)
-        self.module_.use_generator(noise)
+            module.set_biases(*self._ridge_biases(train_rows))
+        noise = seeded_generator(rng.randint(np.iinfo(np.int32).max), device)
+        module.use_generator(noise)
         try:
             history = self._train(train_rows, valid_rows, rng, on_batch)
             self.choice_history_ = self._train_choice(encoded, train_index, train_rows,
@@ -587,17 +568,17 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
                 raise
             # attention memory grows with batch_size * n_slots ** 2
             raise ValueError(
-                f"Not enough memory on {self.device_} to train with batch_size="
-                f"{self.batch_size} on rows of {self.layout_.n_slots} feature tokens; "
+                f"Not enough memory on {device} to train with batch_size="
+                f"{self.batch_size} on rows of {layout.n_slots} feature tokens; "
                 "lower batch_size, or cap long multi-valued cells with the encoder's "
                 "max_values"
             ) from exc
         finally:
-            self.module_.use_generator(None)  # a fitted module holds no generator
+            module.use_generator(None)  # a fitted module holds no generator
         # the last steps can break the weights after the last loss was measured,
         # or leave them finite but so large that scores overflow: check both
-        if not (is_finite_module(self.module_)
-                and torch.isfinite(self._scores(train_rows.take(slice(0, 1024)))).all()):
+        if not (is_finite_module(module)
+                and torch.isfinite(fitted.scores(train_rows.take(slice(0, 1024)))).all()):
             raise TrainingDivergedError(
                 "Training diverged: the weights or the scores became NaN or infinite; "
                 f"lower learning_rate (now {self.learning_rate})"
@@ -619,7 +600,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         if valid_rows is None or not self.validation_scores_ or len(valid_rows) < _MIN_JUDGED:
             return
         # the standardised targets are 0 at the training mean
-        mean_rmse = float(torch.sqrt(torch.mean(valid_rows.target**2))) * self.target_scale_
+        mean_rmse = float(torch.sqrt(torch.mean(valid_rows.target**2))) * self._fitted.target_scale
         best = min(self.validation_scores_)
         if mean_rmse > 0 and best > _DIVERGED_FACTOR * mean_rmse:
             warnings.warn(
@@ -635,8 +616,9 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         if not self.implicit_feedback:
             empty = np.zeros(0, dtype=np.int64)
             return (empty, empty), (empty, empty)
+        layout = self._fitted.layout
         return training_links(rows.users.cpu().numpy(), rows.items.cpu().numpy(),
-                              self.layout_.n_users, self.layout_.n_items,
+                              layout.n_users, layout.n_items,
                               self.implicit_max_links, seed)  # fmt: skip
 
     def _ridge_biases(self, rows: Rows):
@@ -646,38 +628,13 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         """
         counted = slice(None) if rows.weight is None else (rows.weight > 0).cpu().numpy()
         return ridge_biases(rows.users.cpu().numpy()[counted], rows.items.cpu().numpy()[counted],
-                            rows.target.cpu().numpy()[counted], self.layout_.n_users,
-                            self.layout_.n_items, reg=_BIAS_RIDGE)  # fmt: skip
-
-    def _build_module(self, generator: torch.Generator) -> SAINModule:
-        try:
-            return SAINModule(**self._module_kwargs, generator=generator).to(self.device_)
-        except (RuntimeError, MemoryError) as exc:
-            if not is_allocation_error(exc):
-                raise
-            layout = self.layout_
-            raise ValueError(
-                f"Not enough memory on {self.device_} for a model with embed_dim="
-                f"{self.embed_dim} and feature_dim={self.feature_dim} over {layout.n_users} "
-                f"user ids, {layout.n_items} item ids and "
-                f"{sum(f.vocabulary_size for f in layout.fields)} feature tokens; lower "
-                "embed_dim or feature_dim (or, for encoded input, check that the ids are "
-                "SAINEncoder output)"
-            ) from exc
-
-    def _predict_batch_size(self) -> int:
-        # attention holds n_heads * n_slots ** 2 weights per row: keep a batch near
-        # 2**24 of them so that very long multi-valued fields cannot exhaust memory
-        n_slots = max(1, self.layout_.n_slots)
-        n_heads = self._module_kwargs["n_heads"]
-        return int(np.clip(2**24 // (n_heads * n_slots**2), 1, predict_batch_rows(self.device_)))
-
-    def _scores(self, rows: Rows) -> torch.Tensor:
-        return predict_rows(self.module_, rows, self._predict_batch_size())
+                            rows.target.cpu().numpy()[counted], self._fitted.layout.n_users,
+                            self._fitted.layout.n_items, reg=_BIAS_RIDGE)  # fmt: skip
 
     def _train(self, train_rows, valid_rows, rng, on_batch):
+        fitted = self._fitted
         return train_module(
-            self.module_,
+            fitted.module,
             train_rows,
             valid_rows,
             loss=self.loss,
@@ -688,35 +645,36 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
             early_stopping=self.early_stopping,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
-            target_scale=self.target_scale_,
+            target_scale=fitted.target_scale,
             rng=rng,
             weight_averaging=self.weight_averaging,
             verbose=self.verbose,
-            predict_batch_size=self._predict_batch_size(),
+            predict_batch_size=fitted.rows_per_batch(),
             cold_start_weight=self.cold_start_weight,
             on_batch=on_batch,
         )
 
     def _train_choice(self, encoded, train_index, train_rows, valid_rows, rng, on_batch):
         """Fit the choice head (if any) on who rated what; its history, or None."""
-        if self.module_.choice is None:
+        fitted = self._fitted
+        if not fitted.has_choice:
             return None
         # the catalog of the training rows: held-out rows must not count as the
         # history the choice head is validated on
-        train_catalog = (self.catalog_ if len(train_index) == len(encoded)
-                         else build_catalog(encoded.iloc[train_index], self.layout_))
+        train_catalog = (fitted.catalog if len(train_index) == len(encoded)
+                         else build_catalog(encoded.iloc[train_index], fitted.layout))
         pairs = lambda rows: (rows.users.cpu().numpy(), rows.items.cpu().numpy())  # noqa: E731
         valid_pairs = valid_target = None
         if valid_rows is not None:
             valid_pairs, valid_target = pairs(valid_rows), valid_rows.target.cpu().numpy()
-        return fit_choice_head(self.module_, train_catalog, pairs(train_rows), valid_pairs,
-                               valid_target, self.device_, rng, self.verbose,
+        return fit_choice_head(fitted.module, train_catalog, pairs(train_rows), valid_pairs,
+                               valid_target, fitted.device, rng, self.verbose,
                                on_batch)  # fmt: skip
 
     def _encode_validation(self, X_val):
         if self.encoder_ is not None:
             return self.encoder_.transform(X_val)
-        if not is_encoded(X_val) or tuple(map(str, X_val.columns)) != self.layout_.columns:
+        if not is_encoded(X_val) or tuple(map(str, X_val.columns)) != self._fitted.layout.columns:
             raise ValueError("eval_set X must be encoded by the same SAINEncoder as X")
         return X_val
 
@@ -738,20 +696,7 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         """
         encoded = self._encode(X, fit=False)
         with torch_threads(self.n_threads, n_rows=len(encoded)):
-            scores = self._scores(self._rows(encoded)).double().cpu().numpy()
-        if not np.isfinite(scores).all():
-            # fit checks the weights and a sample of scores, so this takes a model
-            # altered after fit or weights that overflow on rows fit did not try
-            raise TrainingDivergedError(
-                "The network returned NaN or infinite scores; its weights are no longer "
-                "finite. Refit the model."
-            )
-        with np.errstate(over="ignore"):
-            # targets near the float limits can overflow when scaled back
-            predictions = scores * self.target_scale_ + self.target_mean_
-        low, high = self.target_range_ if self.clip_predictions else (-np.inf, np.inf)
-        largest = np.finfo(np.float64).max
-        return np.clip(predictions, max(low, -largest), min(high, largest))
+            return self._fitted.predict(encoded, self.clip_predictions)
 
     def explain(self, X, *, encoder=None):
         """Attention between named feature tokens, and alpha_CF, for each row of `X`.
@@ -784,8 +729,11 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         >>> list(explanation.integration.columns)
         ['row', 'user', 'item', 'prediction', 'alpha_user', 'alpha_item']
         """
-        with torch_threads(self.n_threads, n_rows=len(X) if hasattr(X, "__len__") else None):
-            return _explain.explain(self, X, encoder=encoder)
+        encoded = self._encode(X, fit=False)
+        predictions = self.predict(X)
+        with torch_threads(self.n_threads, n_rows=len(encoded)):
+            return _explain.explain(self._fitted, self.encoder_, X, encoded, predictions,
+                                    encoder=encoder)  # fmt: skip
 
     def recommend(self, users=None, n=10, *, items=None, exclude_seen=True,
                   user_features=None, item_features=None, encoder=None, rank_by=None):
@@ -838,89 +786,48 @@ class SAINRegressor(RegressorMixin, BaseEstimator):
         (6, 4)
         """
         # every user against every candidate item: large work, the thread policy applies
+        check_is_fitted(self, "module_")
         with torch_threads(self.n_threads):
-            return _recommend.recommend(self, users, n, items=items, exclude_seen=exclude_seen,
+            return _recommend.recommend(self._fitted, self.encoder_, self.clip_predictions,
+                                        users, n, items=items, exclude_seen=exclude_seen,
                                         user_features=user_features,
                                         item_features=item_features, encoder=encoder,
                                         rank_by=rank_by)  # fmt: skip
 
-    # ---------------------------------------------------------- persistence
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
-        if "module_" not in state:
-            return state
-        # the fitted state as a safe-format file: numpy bytes that any device
-        # (and skops, which refuses tensors) can load
-        array = _persistence.fitted_state_array(self)
-        if array is None:  # a parameter the format cannot hold: CPU tensors then
-            state["module_"] = cpu_state_dict(self.module_)
-            return state
-        fitted = [name for name in state if name.endswith("_") or name == "_module_kwargs"]
-        for name in fitted:
-            del state[name]
-        state[_FITTED_STATE] = array
-        return state
+    # ------------------------------------------------------ fitted attributes
+    # what fit learned is held by a FittedSAIN; these are the documented views of it
 
-    @classmethod
-    def _with_legacy_params(cls, params: dict) -> dict:
-        """``params`` of a file or pickle from an older version, completed as it behaved."""
-        return {**LEGACY_PARAMS, **params}
+    @property
+    def module_(self):
+        return self._fitted.module
 
-    def __setstate__(self, state):
-        state = dict(state)
-        if _FITTED_STATE in state:
-            state.update(_persistence.fitted_attributes(state.pop(_FITTED_STATE)))
-        state = self._with_legacy_params(state)
-        module_state = state.get("module_")
-        if isinstance(module_state, dict):
-            device = loadable_device(state["device_"])
-            # the state replaces the initial weights, drawn without the global generator
-            module = SAINModule(**state["_module_kwargs"], generator=torch.Generator())
-            module.load_state_dict(module_state)
-            state["module_"] = module.to(device).eval()
-            state["device_"] = device
-        self.__dict__.update(state)
+    @property
+    def device_(self) -> torch.device:
+        return self._fitted.device
 
-    def save(self, path) -> None:
-        """Save the fitted model as tensors and JSON; see :func:`sklearn_sain.save`.
+    @property
+    def layout_(self):
+        return self._fitted.layout
 
-        Unlike a joblib or pickle file, the file cannot run code when loaded
-        with :meth:`load`: use this format for files from untrusted sources.
+    @property
+    def target_mean_(self) -> float:
+        return self._fitted.target_mean
 
-        Parameters
-        ----------
-        path : str, path-like or binary file object
-            Destination; an existing file is replaced once the new one is complete.
-        """
-        _persistence.save(self, path)
+    @property
+    def target_scale_(self) -> float:
+        return self._fitted.target_scale
 
-    @classmethod
-    def load(cls, path, *, device=None) -> "SAINRegressor":
-        """Load a model written by :meth:`save`; see :func:`sklearn_sain.load`.
+    @property
+    def target_range_(self) -> tuple:
+        return self._fitted.target_range
 
-        Never unpickles Python objects, and refuses files :meth:`save` did not
-        write (joblib or pickle files among them) with a ``ValueError``.
-
-        Parameters
-        ----------
-        path : str, path-like or binary file object
-            File written by :meth:`save`.
-        device : str, torch.device or None, default=None
-            Device for the network; None keeps the fitted device when it
-            exists here and falls back to the CPU (with a warning) otherwise.
-
-        Returns
-        -------
-        model : SAINRegressor
-            The fitted model; its predictions equal those of the saved one.
-        """
-        model = _persistence.load(path, device=device)
-        if not isinstance(model, cls):
-            raise ValueError(
-                f"The file holds a {type(model).__name__}, not a {cls.__name__}; "
-                "use sklearn_sain.load to read it"
-            )
-        return model
+    @property
+    def catalog_(self):
+        catalog = self._fitted.catalog
+        if catalog is None:  # a model saved in format version 1
+            raise AttributeError("This model has no catalog (it was saved by an older "
+                                 "sklearn_sain)")
+        return catalog
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

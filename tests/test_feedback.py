@@ -201,7 +201,7 @@ def test_regressor_links_are_the_training_pairs(ratings):
     item_links = {(u, i) for i, u in _links(model.module_.item_implicit)}
     # early stopping held out a validation share: the links are a subset of the pairs
     assert user_links and user_links == item_links and user_links < pairs
-    assert len(user_links) == model._module_kwargs["n_user_links"]
+    assert len(user_links) == model._fitted.module_kwargs["n_user_links"]
 
 
 def test_regressor_caps_links_per_id(ratings):
@@ -219,7 +219,7 @@ def test_regressor_without_implicit_feedback_differs_and_still_learns(ratings):
     off = SAINRegressor(max_epochs=2, device="cpu", random_state=0,
                         implicit_feedback=False).fit(X, y)  # fmt: skip
     assert not hasattr(off.module_, "user_implicit")
-    assert off._module_kwargs["n_user_links"] == 0
+    assert off._fitted.module_kwargs["n_user_links"] == 0
     assert not np.allclose(on.predict(X), off.predict(X))
     assert np.isfinite(off.predict(X)).all()
 

@@ -267,7 +267,7 @@ def test_cuda_fitted_model_loads_on_cpu_with_warning(fitted, ratings, monkeypatc
     X_test = ratings[1]
     expected = fitted.predict(X_test)
     fake = pickle.loads(pickle.dumps(fitted))
-    fake.device_ = torch.device("cuda:0")  # as if it had been fitted on a GPU
+    fake._fitted.device = torch.device("cuda:0")  # as if it had been fitted on a GPU
     buffer = io.BytesIO()
     fake_state = fake.__getstate__()
     buffer.write(pickle.dumps(fake_state))
