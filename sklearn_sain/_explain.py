@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._encoder import raw_column
+from ._encoding.encoder import raw_column
 from ._recommend import fitted_encoder
 
 ATTENTION_COLUMNS = ("row", "head", "query_pos", "query", "query_side", "key_pos", "key",

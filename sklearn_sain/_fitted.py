@@ -1,7 +1,7 @@
 """FittedSAIN: what :meth:`SAINRegressor.fit` learned, and the questions it answers.
 
 One object owns the fitted state: the token layout of the encoded table, the
-trained :class:`~sklearn_sain._model.SAINModule` (and the keyword arguments
+trained :class:`~sklearn_sain._nn.model.SAINModule` (and the keyword arguments
 that rebuild it), the target scaling and the training catalog. Prediction,
 recommendation, explanation and persistence all go through its methods;
 none of them reads the regressor's or the network's internals.
@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._catalog import Catalog
-from ._choice_ranking import ranked_by_choice
-from ._layout import TokenLayout
-from ._model import NORMS, SAINModule
-from ._param_json import decode_param, encode_param
-from ._rating_top_n import rating_top_n
-from ._torch_utils import cpu_state_dict, is_allocation_error, loadable_device
-from ._training import Rows, predict_batch_rows, predict_rows
+from ._encoding.catalog import Catalog
+from ._nn.choice_ranking import ranked_by_choice
+from ._encoding.layout import TokenLayout
+from ._nn.model import NORMS, SAINModule
+from ._persistence.param_json import decode_param, encode_param
+from ._nn.rating_top_n import rating_top_n
+from ._nn.torch_utils import cpu_state_dict, is_allocation_error, loadable_device
+from ._nn.training import Rows, predict_batch_rows, predict_rows
 from ._validation import TrainingDivergedError, check_number, standardise
 
 # attention holds n_heads * n_slots ** 2 weights per row: a batch is kept near
@@ -111,7 +111,7 @@ class FittedSAIN:
         """Rows per batch without gradients: the attention budget, within ``[low, high]``.
 
         ``high`` defaults to what the device streams best
-        (:func:`~sklearn_sain._training.predict_batch_rows`).
+        (:func:`~sklearn_sain._nn.training.predict_batch_rows`).
         """
         high = predict_batch_rows(self.device) if high is None else high
         n_slots = max(1, self.layout.n_slots)

@@ -1,10 +1,10 @@
 """Top-N recommendations: score candidate items for users and keep the best ones.
 
 The candidates and each user's rated items come from the regressor's training
-:class:`~sklearn_sain._catalog.Catalog`. By predicted rating, ``recommend``
+:class:`~sklearn_sain._encoding.catalog.Catalog`. By predicted rating, ``recommend``
 pairs users with candidate items, runs the network over every pair in large
 batches and keeps the top n per user; by choice, it ranks with the choice
-head (see :mod:`sklearn_sain._choice_ranking`).
+head (see :mod:`sklearn_sain._nn.choice_ranking`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ._choice_ranking import RANK_BY
-from ._encoder import SAINEncoder
-from ._ids import UNKNOWN_ID
+from ._nn.choice_ranking import RANK_BY
+from ._encoding.encoder import SAINEncoder
+from ._encoding.ids import UNKNOWN_ID
 from ._validation import check_bool, check_int_param
 
 # ------------------------------------------------------------------ encoders

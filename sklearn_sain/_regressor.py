@@ -13,21 +13,22 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._baselines import ridge_biases
-from ._choice_training import fit_choice_head
-from ._encoder import SAINEncoder
-from ._feedback import training_links
+from ._nn.choice_training import fit_choice_head
+from ._encoding.encoder import SAINEncoder
+from ._nn.feedback import training_links
 from ._fitted import FittedSAIN
-from ._layout import is_encoded, layout_of
-from ._layers import NORMS
-from . import _explain, _recommend
+from ._encoding.layout import is_encoded, layout_of
+from ._nn.layers import NORMS
+from . import _explain
+from . import _recommend
 from ._params import count, invalid, non_negative, positive, share
-from ._persistable import persistable
-from ._random import seeded_generator
+from ._persistence.persistable import persistable
+from ._nn.randomness import seeded_generator
 from ._regressor_persistence import RegressorPersistence
-from ._catalog import build_catalog
-from ._torch_utils import is_allocation_error, is_finite_module, resolve_device
+from ._encoding.catalog import build_catalog
+from ._nn.torch_utils import is_allocation_error, is_finite_module, resolve_device
 from ._threads import torch_threads
-from ._training import LOSSES, Rows, train_module
+from ._nn.training import LOSSES, Rows, train_module
 from ._validation import (
     TrainingDivergedError,
     check_target,

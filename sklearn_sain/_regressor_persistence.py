@@ -1,10 +1,10 @@
 """How a :class:`SAINRegressor` saves, loads and pickles itself.
 
 The file format (tensors plus JSON, read without unpickling) is
-:mod:`sklearn_sain._persistence`'s; this mixin gives it the regressor's
+:mod:`sklearn_sain._persistence.safe_format`'s; this mixin gives it the regressor's
 fitted state as plain data (:meth:`_safe_state`) and takes it back
 (:meth:`_restore_safe_state`), the protocol every class registered with
-:func:`~sklearn_sain._persistable.persistable` follows. The network, the
+:func:`~sklearn_sain._persistence.persistable.persistable` follows. The network, the
 layout, the target scaling and the catalog are :class:`FittedSAIN`'s to
 write and read; the regressor adds its encoder and its training history.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _persistence
-from ._encoder import SAINEncoder
+from ._persistence import safe_format as _persistence
+from ._encoding.encoder import SAINEncoder
 from ._fitted import FittedSAIN
-from ._param_json import decode_param, params_json
-from ._torch_utils import loadable_device
+from ._persistence.param_json import decode_param, params_json
+from ._nn.torch_utils import loadable_device
 
 # parameters added after models were first saved, each with the value that
 # describes a model trained before it existed (no implicit feedback, zero

@@ -23,8 +23,8 @@ from sklearn.preprocessing import StandardScaler
 
 import sklearn_sain
 from sklearn_sain import SAINEncoder, SAINRegressor
-from sklearn_sain._persistence import FORMAT, FORMAT_VERSION
-from sklearn_sain._safe_file import payload_digest
+from sklearn_sain._persistence.safe_format import FORMAT, FORMAT_VERSION
+from sklearn_sain._persistence.safe_file import payload_digest
 
 FAST = dict(max_epochs=2, device="cpu", random_state=0, embed_dim=8, feature_dim=4, batch_size=16)
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -344,7 +344,7 @@ def test_ridge_biases_solve_the_ridge_equations():
 def test_encoder_parameter_must_be_a_sain_encoder(ratings):
     X_train, _, y_train, _ = ratings
     with pytest.raises(TypeError, match="'encoder' parameter of SAINRegressor must be an "
-                                        "instance of 'sklearn_sain._encoder.SAINEncoder'"):
+                                        "instance of 'sklearn_sain._encoding.encoder.SAINEncoder'"):
         SAINRegressor(encoder="onehot").fit(X_train, y_train)
 
 

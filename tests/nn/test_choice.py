@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from sklearn_sain._choice import ChoiceHead, multinomial_loss
-from sklearn_sain._ids import UNKNOWN_ID
+from sklearn_sain._nn.choice import ChoiceHead, multinomial_loss
+from sklearn_sain._encoding.ids import UNKNOWN_ID
 
 
 @pytest.fixture

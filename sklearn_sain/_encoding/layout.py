@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._ids import UNKNOWN_ID
+from .ids import UNKNOWN_ID
 
 _ID_COLUMN = re.compile(r"^(user|item):(?!.*\[\d+\]$)(.+)$")
 _SLOT_COLUMN = re.compile(r"^(user|item):(.*)\[(\d+)\]$")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._persistable import is_persistable, persistable_class
+from .persistable import is_persistable, persistable_class
 
 
 def params_json(estimator) -> dict:

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from sklearn_sain._model import SAINModule, SAINOutput
-from sklearn_sain._training import (
+from sklearn_sain._nn.model import SAINModule, SAINOutput
+from sklearn_sain._nn.training import (
     Rows,
     _exact_integer_ema,
     predict_batch_rows,
@@ -108,7 +108,7 @@ def test_default_prediction_batch_depends_on_the_device():
 
 
 def test_the_optimizer_is_torchs_fused_adam_and_steps_like_plain_adam():
-    from sklearn_sain._training import make_optimizer
+    from sklearn_sain._nn.training import make_optimizer
 
     def params():
         torch.manual_seed(0)
@@ -132,7 +132,7 @@ def test_the_optimizer_is_torchs_fused_adam_and_steps_like_plain_adam():
 
 
 def test_every_row_is_trained_once_per_epoch():
-    from sklearn_sain._training import _batches
+    from sklearn_sain._nn.training import _batches
 
     module = tiny_module()
     rows = tiny_rows(100)
@@ -162,7 +162,7 @@ def test_training_is_reproducible_and_matches_the_joint_loss():
 def test_id_matrix_narrows_to_int32_without_wrapping_around():
     import pandas as pd
 
-    from sklearn_sain._layout import id_matrix
+    from sklearn_sain._encoding.layout import id_matrix
 
     table = pd.DataFrame({"user:u": np.array([2, 3], dtype=np.int32),
                           "item:i": np.array([2, 2**40], dtype=np.int64)})
@@ -201,7 +201,7 @@ def test_tol_is_relative_to_the_target_scale():
 def test_verbose_2_prints_progress_within_epochs(capsys, monkeypatch):
     import re
 
-    from sklearn_sain import _training
+    from sklearn_sain._nn import training as _training
 
     monkeypatch.setattr(_training._Progress, "interval", 0.0)  # a line every batch
     fit(tiny_module(), tiny_rows(64), verbose=2, max_epochs=1)

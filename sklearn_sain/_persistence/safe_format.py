@@ -20,7 +20,7 @@ implicit feedback (its tables and links are module state); earlier files
 describe models without it. Version 4 added the digest, which a load checks
 (with the zip members' CRCs) so that a damaged file is refused; earlier
 files load without it. Writing, the integrity checks and the digest live in
-:mod:`sklearn_sain._safe_file`.
+:mod:`sklearn_sain._persistence.safe_file`.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._param_json import decode_param, params_json
-from ._persistable import is_persistable, persistable_class
-from ._safe_file import NotAZipError, check_archive, payload_digest, write_atomically
-from ._torch_utils import resolve_device
+from .param_json import decode_param, params_json
+from .persistable import is_persistable, persistable_class
+from .safe_file import NotAZipError, check_archive, payload_digest, write_atomically
+from .._nn.torch_utils import resolve_device
 
 FORMAT = "sklearn_sain"
 FORMAT_VERSION = 4
@@ -169,7 +169,10 @@ def load(path, *, device=None):
 #: them) holds beyond those skops trusts by default: pass them as
 #: ``skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)`` or as MLflow's
 #: ``skops_trusted_types``.
-SKOPS_TRUSTED_TYPES = ["sklearn_sain._regressor.SAINRegressor", "sklearn_sain._encoder.SAINEncoder"]
+SKOPS_TRUSTED_TYPES = [
+    "sklearn_sain._regressor.SAINRegressor",
+    "sklearn_sain._encoding.encoder.SAINEncoder",
+]
 
 
 def fitted_state_array(estimator):
@@ -250,6 +253,6 @@ def _read_file(file, name) -> dict:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__

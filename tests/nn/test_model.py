@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from sklearn_sain._attention import TopKSelfAttention
-from sklearn_sain._layers import FieldPooling, MaskedBatchNorm, SharedFieldEmbedding
-from sklearn_sain._model import SAINModule
+from sklearn_sain._nn.attention import TopKSelfAttention
+from sklearn_sain._nn.layers import FieldPooling, MaskedBatchNorm, SharedFieldEmbedding
+from sklearn_sain._nn.model import SAINModule
 
 
 def make_module(**overrides):
@@ -216,7 +216,7 @@ def test_user_fields_must_precede_item_fields():
 # valid tokens only after the attention, a fused kernel for prediction). These
 # tests hold each shortcut to the plain formulation.
 
-from sklearn_sain._attention import top_k_bias  # noqa: E402
+from sklearn_sain._nn.attention import top_k_bias  # noqa: E402
 
 gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -539,7 +539,7 @@ def test_token_dropout_swaps_valid_tokens_for_their_fields_unknown_value_in_trai
 
 
 def test_attention_softmax_matches_torch_forward_and_backward():
-    from sklearn_sain._attention import _SoftmaxLastDim, _masked_value
+    from sklearn_sain._nn.attention import _SoftmaxLastDim, _masked_value
 
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(5, 2, 4, 6, dtype=torch.double, generator=generator)

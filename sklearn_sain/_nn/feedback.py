@@ -35,7 +35,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
-from ._random import blank
+from .randomness import blank
 
 
 def select_links(owners, others, n_others: int, max_links: int | None, rng):

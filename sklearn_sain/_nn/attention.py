@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._random import Dropout, blank, init_linear_
-from ._selection import kth_smallest
+from .randomness import Dropout, blank, init_linear_
+from .selection import kth_smallest
 
 
 def _masked_value(dtype: torch.dtype) -> float:
@@ -156,7 +156,7 @@ class TopKSelfAttention(nn.Module):
 
     ``generator`` draws the initial weights (None: torch's global generator);
     the dropout masks come from ``self.dropout.generator``
-    (see :mod:`sklearn_sain._random`).
+    (see :mod:`sklearn_sain._nn.randomness`).
     """
 
     def __init__(self, dim: int, n_heads: int, top_k: int | None, dropout: float,

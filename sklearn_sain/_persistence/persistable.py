@@ -1,6 +1,6 @@
 """The estimator classes the safe format can hold, registered by the modules that define them.
 
-:mod:`sklearn_sain._persistence` writes and reads estimators, and the
+:mod:`sklearn_sain._persistence.safe_format` writes and reads estimators, and the
 estimators save and pickle themselves through it: were it to import their
 modules, the two would import each other. Each estimator class registers
 itself here with :func:`persistable` instead, and the format finds it by name.
@@ -28,7 +28,7 @@ def persistable(cls: type) -> type:
     - ``_restore_safe_state(state, tensors, device)``: the reverse, refusing
       (``ValueError``, ``KeyError`` or ``TypeError``) a state no fit writes.
 
-    :mod:`sklearn_sain._persistence` writes and reads the file around them.
+    :mod:`sklearn_sain._persistence.safe_format` writes and reads the file around them.
     """
     _CLASSES[cls.__name__] = cls
     return cls

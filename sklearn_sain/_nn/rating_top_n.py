@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._catalog import candidate_columns
-from ._choice_ranking import mask_seen, top_columns
-from ._ids import UNKNOWN_ID
-from ._model import SideContent
+from .._encoding.catalog import candidate_columns
+from .choice_ranking import mask_seen, top_columns
+from .._encoding.ids import UNKNOWN_ID
+from .model import SideContent
 
 
 def _profiles(tokens: np.ndarray):

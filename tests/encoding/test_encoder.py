@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_sain._encoder import SAINEncoder
+from sklearn_sain._encoding.encoder import SAINEncoder
 
 
 @pytest.fixture

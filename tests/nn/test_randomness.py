@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from sklearn_sain._choice import ChoiceHead
-from sklearn_sain._model import SAINModule
-from sklearn_sain._random import Dropout, blank, dropout, init_linear_, random_mask, seeded_generator
+from sklearn_sain._nn.choice import ChoiceHead
+from sklearn_sain._nn.model import SAINModule
+from sklearn_sain._nn.randomness import Dropout, blank, dropout, init_linear_, random_mask, seeded_generator
 
 
 def draws_nothing_global(action):

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from sklearn_sain import SAINRegressor
-from sklearn_sain._feedback import ImplicitFeedback, _LinkedSum, select_links
-from sklearn_sain._model import SAINModule
+from sklearn_sain._nn.feedback import ImplicitFeedback, _LinkedSum, select_links
+from sklearn_sain._nn.model import SAINModule
 from sklearn_sain.datasets import make_ratings
 
 # users 2..4 rated items 2..5; user 3 rated item 4 twice; users 0, 1 (padding,

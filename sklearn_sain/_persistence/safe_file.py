@@ -1,6 +1,6 @@
 """File handling of the safe format: atomic writes, integrity checks, the payload digest.
 
-:mod:`sklearn_sain._persistence` decides what a file holds; this module makes
+:mod:`sklearn_sain._persistence.safe_format` decides what a file holds; this module makes
 sure that what is written is what is read back:
 
 - a save goes to a temporary file next to the target, is flushed to disk and

@@ -1,7 +1,7 @@
 """The layers SAINModule is built from: shared field embedding, masked batch norm,
 feature interaction (Eq. 1-4) and per-field pooling (the input of Eq. 5-6).
 
-Token layout and the speed notes are in :mod:`sklearn_sain._model`.
+Token layout and the speed notes are in :mod:`sklearn_sain._nn.model`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._attention import TopKSelfAttention
-from ._ids import PAD_ID
-from ._random import blank, random_mask
+from .attention import TopKSelfAttention
+from .._encoding.ids import PAD_ID
+from .randomness import blank, random_mask
 
 NORMS = ("layer", "batch", "none")
 

@@ -38,11 +38,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._choice import ChoiceHead
-from ._feedback import ImplicitFeedback
-from ._ids import PAD_ID, UNKNOWN_ID
-from ._layers import NORMS, FeatureInteraction, FieldPooling, SharedFieldEmbedding
-from ._random import Dropout, blank, dropout, init_linear_, random_mask
+from .choice import ChoiceHead
+from .feedback import ImplicitFeedback
+from .._encoding.ids import PAD_ID, UNKNOWN_ID
+from .layers import NORMS, FeatureInteraction, FieldPooling, SharedFieldEmbedding
+from .randomness import Dropout, blank, dropout, init_linear_, random_mask
 
 
 __all__ = ["NORMS", "SAINModule", "SAINOutput", "SideContent"]
@@ -89,7 +89,7 @@ class SAINModule(nn.Module):
         Whether top-K selection also applies in evaluation mode.
     implicit_feedback : bool
         Whether the feedback vectors add the implicit-feedback sums of
-        :class:`~sklearn_sain._feedback.ImplicitFeedback` (SVD++).
+        :class:`~sklearn_sain._nn.feedback.ImplicitFeedback` (SVD++).
     n_user_links, n_item_links : int
         Number of links of the users' and of the items' implicit feedback,
         which :meth:`set_feedback_links` stores when ``implicit_feedback`` is
@@ -110,7 +110,7 @@ class SAINModule(nn.Module):
         of an item's (user's) bias that its features explain, which is all
         the bias an unseen id has.
     choice_head : bool
-        Whether the module carries a :class:`~sklearn_sain._choice.ChoiceHead`
+        Whether the module carries a :class:`~sklearn_sain._nn.choice.ChoiceHead`
         (``self.choice``), trained apart from the rating path, for top-N
         recommendation.
     generator : torch.Generator, optional
@@ -265,7 +265,7 @@ class SAINModule(nn.Module):
 
         ``user_links`` is a pair of arrays ``(users, items)`` sorted by user,
         ``item_links`` a pair ``(items, users)`` sorted by item, as
-        :func:`~sklearn_sain._feedback.training_links` returns them.
+        :func:`~sklearn_sain._nn.feedback.training_links` returns them.
         """
         if self.implicit_feedback:
             self.user_implicit.set_links(*user_links)

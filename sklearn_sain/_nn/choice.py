@@ -27,8 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._ids import UNKNOWN_ID
-from ._random import blank
+from .._encoding.ids import UNKNOWN_ID
+from .randomness import blank
 
 
 class ChoiceHead(nn.Module):
@@ -61,7 +61,7 @@ class ChoiceHead(nn.Module):
         self.item_features = (blank(nn.Linear, item_feature_dim, embed_dim + 1, bias=False)
                               if item_feature_dim else None)  # fmt: skip
         # how much the predicted rating counts next to the choice when ranking
-        # (chosen in fit on validation data; see sklearn_sain._choice_ranking)
+        # (chosen in fit on validation data; see sklearn_sain._nn.choice_ranking)
         self.register_buffer("rating_weight", torch.zeros(()))
         self.reset_parameters(generator)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._ids import UNKNOWN_ID
-from ._layout import id_matrix
+from .ids import UNKNOWN_ID
+from .layout import id_matrix
 
 
 _ARRAYS = ("user_ids", "user_tokens", "item_ids", "item_tokens", "seen_indptr", "seen_items")

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._catalog import candidate_columns, seen_pairs
-from ._training import Rows, predict_rows
+from .._encoding.catalog import candidate_columns, seen_pairs
+from .training import Rows, predict_rows
 
 RANK_BY = ("combined", "choice", "rating")
 RERANK_DEPTH = 100

@@ -1,4 +1,4 @@
-"""Training of :class:`~sklearn_sain._choice.ChoiceHead` on who rated what.
+"""Training of :class:`~sklearn_sain._nn.choice.ChoiceHead` on who rated what.
 
 The head is fitted after the rating model, on its own parameters, so that
 ``predict`` is exactly what it would be without it. One step takes a batch of
@@ -27,15 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._choice import multinomial_loss
-from ._choice_ranking import (
+from .choice import multinomial_loss
+from .choice_ranking import (
     DEFAULT_RATING_WEIGHT,
     catalog_side,
     select_rating_weight,
     side_features,
 )
-from ._ids import UNKNOWN_ID
-from ._random import random_mask, seeded_generator
+from .._encoding.ids import UNKNOWN_ID
+from .randomness import random_mask, seeded_generator
 
 # Chosen on the validation split of the paper's MovieLens data (users' held-out
 # items, NDCG@10): see docs/ranking.rst.
@@ -169,7 +169,7 @@ def train_choice_head(head, data: ChoiceData, rng: np.random.RandomState, *,
     ``rng`` orders the users of each epoch; ``generator`` (on the head's
     device; None: torch's global generator) draws the training noise;
     ``on_batch`` is called before each batch, as in
-    :func:`~sklearn_sain._training.train_module`.
+    :func:`~sklearn_sain._nn.training.train_module`.
 
     Returns the history: ``{"loss": [...], "ndcg": [...], "best_epoch": int}``.
     """
@@ -228,7 +228,7 @@ def build_choice_data(module, catalog, train_pairs, valid_pairs, device) -> Choi
 
     The users and the candidate catalogue are those of the training pairs;
     their feature tokens come from ``catalog`` (see
-    :func:`~sklearn_sain._catalog.build_catalog`) and enter as
+    :func:`~sklearn_sain._encoding.catalog.build_catalog`) and enter as
     :meth:`SAINModule.field_means`. Validation pairs of other users or
     items, or already among the training pairs, are dropped.
     """
@@ -277,7 +277,7 @@ def fit_choice_head(module, catalog, train_pairs, valid_pairs, valid_target, dev
     ``valid_target`` is the standardised rating of each validation pair: a
     pair above 0 (the training mean) is one the user liked, and the weight of
     the rating in the ``"combined"`` ranking is chosen on those
-    (:func:`~sklearn_sain._choice_ranking.select_rating_weight`). Without
+    (:func:`~sklearn_sain._nn.choice_ranking.select_rating_weight`). Without
     validation pairs among the head's users and items it trains for a fixed
     budget (:func:`fixed_epochs`); without any validation pairs it also takes
     the default weight. Returns the training history with ``rating_weight``

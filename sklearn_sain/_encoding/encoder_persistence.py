@@ -1,18 +1,18 @@
 """How a :class:`SAINEncoder` saves, loads and pickles itself.
 
-The file format is :mod:`sklearn_sain._persistence`'s; this mixin gives it
+The file format is :mod:`sklearn_sain._persistence.safe_format`'s; this mixin gives it
 the encoder's fitted state as JSON values (:meth:`_safe_state`) and takes it
 back (:meth:`_restore_safe_state`), the protocol of
-:func:`~sklearn_sain._persistable.persistable`. The vocabularies are written
-by :mod:`sklearn_sain._vocabulary_json`.
+:func:`~sklearn_sain._persistence.persistable.persistable`. The vocabularies are written
+by :mod:`sklearn_sain._encoding.vocabulary_json`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _persistence
-from ._vocabulary_json import decode_vocabulary, encode_vocabulary
+from .._persistence import safe_format as _persistence
+from .vocabulary_json import decode_vocabulary, encode_vocabulary
 
 # parameters added after encoders were first saved, each with the value that
 # describes an encoder fitted before it existed (read by load and unpickling)

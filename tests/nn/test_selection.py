@@ -1,10 +1,10 @@
-"""The k-th smallest value along a short last dimension (sklearn_sain._selection)."""
+"""The k-th smallest value along a short last dimension (sklearn_sain._nn.selection)."""
 
 import pytest
 import torch
 
-from sklearn_sain import _selection
-from sklearn_sain._selection import kth_smallest, sorting_network
+from sklearn_sain._nn import selection as _selection
+from sklearn_sain._nn.selection import kth_smallest, sorting_network
 
 
 def _apply(network, values):

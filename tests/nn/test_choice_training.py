@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from sklearn_sain import SAINRegressor
-from sklearn_sain._choice_ranking import DEFAULT_RATING_WEIGHT, RATING_WEIGHTS
-from sklearn_sain._choice_training import (
+from sklearn_sain._nn.choice_ranking import DEFAULT_RATING_WEIGHT, RATING_WEIGHTS
+from sklearn_sain._nn.choice_training import (
     fixed_epochs,
     build_choice_data,
     csr,
@@ -118,7 +118,7 @@ def test_without_validation_the_head_trains_a_fixed_budget(fitted):
 
 
 def test_the_fixed_budget_is_a_number_of_steps(fitted, monkeypatch):
-    from sklearn_sain import _choice_training
+    from sklearn_sain._nn import choice_training as _choice_training
 
     model, X, _, last = fitted
     data = build_choice_data(model.module_, model.catalog_, encoded_pairs(model, X[~last]),

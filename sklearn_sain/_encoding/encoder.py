@@ -7,12 +7,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._drift import warn_on_type_drift
-from ._encoder_persistence import EncoderPersistence
-from ._ids import PAD_ID, UNKNOWN_ID
-from ._params import count, invalid
-from ._persistable import persistable
-from ._tokenize import (
+from .drift import warn_on_type_drift
+from .encoder_persistence import EncoderPersistence
+from .ids import PAD_ID, UNKNOWN_ID
+from .._params import count, invalid
+from .._persistence.persistable import persistable
+from .tokenize import (
     cell_keys,
     column_values,
     constant_within,
@@ -21,7 +21,7 @@ from ._tokenize import (
     sort_order,
     tokenize,
 )
-from ._validation import (
+from .._validation import (
     check_2d,
     check_feature_names_in,
     is_column_spec,
