@@ -1,6 +1,11 @@
-"""Turn a ratings table into the padded token ids that SAIN embeds."""
+"""SAINEncoder: turn a ratings table into the padded token ids that SAIN embeds.
 
-import re
+The class declares the parameters and learns the fields in ``fit``: which
+columns are which (:mod:`.columns`), each cell's values (:mod:`.tokenize`)
+and each field's vocabulary (:mod:`.vocabulary`). Its mixins write the
+output table and read ids back (:mod:`.encoder_output`) and save and pickle
+it (:mod:`.encoder_persistence`).
+"""
 
 import numpy as np
 import pandas as pd
@@ -8,26 +13,15 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .drift import warn_on_type_drift
+from .encoder_output import EncoderOutput
 from .encoder_persistence import EncoderPersistence
-from .ids import PAD_ID, UNKNOWN_ID
+from .columns import infer_roles, resolve_columns
+from .ids import UNKNOWN_ID
 from .._params import count, invalid
 from .._persistence.persistable import persistable
-from .tokenize import (
-    cell_keys,
-    column_values,
-    constant_within,
-    row_index,
-    slot_positions,
-    sort_order,
-    tokenize,
-)
-from .._validation import (
-    check_2d,
-    check_feature_names_in,
-    is_column_spec,
-)
-
-_SPECIAL_TOKENS = ("<pad>", "<unk>")
+from .tokenize import column_values, row_index, slot_positions, tokenize
+from .vocabulary import field_vocabulary
+from .._validation import check_2d, is_column_spec
 
 
 def raw_column(encoder, X, field: str) -> np.ndarray:
@@ -35,17 +29,8 @@ def raw_column(encoder, X, field: str) -> np.ndarray:
     return column_values(check_2d(X, type(encoder).__name__), encoder._positions[field])
 
 
-def _distinct_owners(codes, owners, n_values: int) -> np.ndarray:
-    """Per value code, how many distinct users (or items) ``owners`` hold it."""
-    if len(codes) == 0:
-        return np.zeros(n_values, dtype=np.int64)
-    n_owners = int(owners.max()) + 1
-    pairs = np.unique(codes.astype(np.int64) * n_owners + owners)
-    return np.bincount(pairs // n_owners, minlength=n_values)
-
-
 @persistable
-class SAINEncoder(EncoderPersistence, TransformerMixin, BaseEstimator):
+class SAINEncoder(EncoderOutput, EncoderPersistence, TransformerMixin, BaseEstimator):
     """Encode a ratings table into padded integer token ids for SAIN.
 
     Every column becomes a *field* with its own vocabulary. The user id and
@@ -300,69 +285,6 @@ class SAINEncoder(EncoderPersistence, TransformerMixin, BaseEstimator):
             encoded.append((rows, ids[codes], exploded))
         return self._assemble(encoded, index)
 
-    def get_feature_names_out(self, input_features=None):
-        """Names of the output columns.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Input column names; defaults to ``feature_names_in_`` or
-            ``x0, x1, ...``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            ``role:field`` for the ids and ``role:field[j]`` for features.
-        """
-        check_is_fitted(self)
-        labels = check_feature_names_in(self, input_features)
-        names = []
-        for role, field, is_id in self._output_fields():
-            label = labels[self._positions[field]]
-            if is_id:
-                names.append(f"{role}:{label}")
-            else:
-                width = self.field_widths_[field]
-                names.extend(f"{role}:{label}[{j}]" for j in range(width))
-        return np.asarray(names, dtype=object)
-
-    def decode(self, field, ids):
-        """Return the token behind each id of a field.
-
-        Parameters
-        ----------
-        field : str
-            A field name (``"genres"``), its ``"role:field"`` prefix or an
-            output column name (``"item:genres[0]"``).
-
-        ids : array-like of int
-            Token ids of that field.
-
-        Returns
-        -------
-        tokens : list
-            ``"<pad>"`` for 0, ``"<unk>"`` for 1, the known value otherwise.
-        """
-        check_is_fitted(self)
-        vocabulary = self.vocabularies_[self._field_name(field)]
-        ids = np.ravel(np.asarray(ids))
-        if ids.size and (
-            ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= len(vocabulary) + 2
-        ):
-            raise ValueError(
-                f"ids of field {field!r} must be ints in [0, {len(vocabulary) + 2})."
-            )
-        ids = ids.astype(np.int64)
-        values = (
-            vocabulary.take(np.maximum(ids - 2, 0)).tolist()
-            if len(vocabulary)
-            else [None] * ids.size
-        )
-        return [
-            _SPECIAL_TOKENS[i] if i < 2 else value
-            for i, value in zip(ids.tolist(), values)
-        ]
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # NaN is a missing feature value, but a NaN user or item id is an
@@ -409,8 +331,8 @@ class SAINEncoder(EncoderPersistence, TransformerMixin, BaseEstimator):
             else [f"x{j}" for j in range(n_cols)]
         )
         index = row_index(data)
-        user_pos, item_pos, user_feats, item_feats = self._resolve_columns(
-            names, named
+        user_pos, item_pos, user_feats, item_feats = resolve_columns(
+            names, named, self.user_col, self.item_col, self.user_features, self.item_features
         )
 
         ids = {}
@@ -431,7 +353,7 @@ class SAINEncoder(EncoderPersistence, TransformerMixin, BaseEstimator):
 
         context = []
         if user_feats is None and item_feats is None:
-            user_feats, item_feats, context = self._infer_roles(
+            user_feats, item_feats, context = infer_roles(
                 cells, ids[user_pos][1], ids[item_pos][1], n_rows
             )
         elif user_feats is None:
@@ -453,125 +375,18 @@ class SAINEncoder(EncoderPersistence, TransformerMixin, BaseEstimator):
             pos = self._positions[field]
             rows, codes, uniques = ids[pos][:3] if is_id else cells[pos]
             multi = False if is_id else exploded[pos]
-            counts = np.bincount(codes, minlength=len(uniques))
-            enough = counts >= (1 if is_id else self.min_frequency)
+            owners = None
             if not is_id and self.min_ids > 1:
-                owners = ids[user_pos if role == "user" else item_pos][1]
-                enough &= _distinct_owners(codes, owners[rows], len(uniques)) >= self.min_ids
-            known = np.flatnonzero(enough)
-            known = known[sort_order(uniques[known])]
-            id_of_code = np.full(len(uniques), UNKNOWN_ID, dtype=np.int32)
-            id_of_code[known] = np.arange(2, len(known) + 2, dtype=np.int32)
+                owners = ids[user_pos if role == "user" else item_pos][1][rows]
+            vocabulary, id_of_code = field_vocabulary(
+                codes, uniques, min_count=1 if is_id else self.min_frequency,
+                owners=owners, min_owners=self.min_ids,
+            )
             per_row = np.bincount(rows) if multi and len(rows) else np.ones(1, int)
             self.multi_valued_[field] = multi
             self.field_widths_[field] = int(max(per_row.max(), 1))
-            self.vocabularies_[field] = pd.Index(uniques[known])
-            self.vocabulary_sizes_[f"{role}:{field}"] = len(known) + 2
+            self.vocabularies_[field] = vocabulary
+            self.vocabulary_sizes_[f"{role}:{field}"] = len(vocabulary) + 2
             encoded.append((rows, id_of_code[codes], multi))
         return encoded, index
 
-    def _resolve_columns(self, names, named):
-        """Positions of the id columns and of the listed features (or None)."""
-
-        def resolve(spec, param, fallback=None):
-            if isinstance(spec, str):
-                if spec in names:
-                    return names.index(spec)
-                if named or fallback is None:
-                    shown = ", ".join(map(repr, names[:20])) + (", ..." if len(names) > 20 else "")
-                    raise ValueError(
-                        f"{param}: unknown column(s) [{spec!r}]; X has columns [{shown}]. "
-                        f"Name it with SAINEncoder({param}=...), inside a SAINRegressor "
-                        f"with SAINRegressor(encoder=SAINEncoder({param}=...))."
-                    )
-                return fallback
-            if not -len(names) <= spec < len(names):
-                raise ValueError(
-                    f"{param}: column position {spec} is out of range for X with "
-                    f"{len(names)} columns."
-                )
-            return int(spec) % len(names)
-
-        ids = {"user_col": resolve(self.user_col, "user_col", fallback=0)}
-        ids["item_col"] = resolve(self.item_col, "item_col", fallback=1)
-        if ids["user_col"] == ids["item_col"]:
-            raise ValueError(
-                f"user_col and item_col both refer to column {names[ids['user_col']]!r}."
-            )
-        lists = {}
-        for param in ("user_features", "item_features"):
-            specs = getattr(self, param)
-            unknown = [s for s in specs or () if isinstance(s, str) and s not in names]
-            if unknown:
-                raise ValueError(f"{param}: unknown column(s) {unknown}.")
-            lists[param] = None if specs is None else [resolve(s, param) for s in specs]
-            for id_param, pos in ids.items():
-                if pos in (lists[param] or ()):
-                    raise ValueError(
-                        f"Column {names[pos]!r} is the id column {id_param} and "
-                        f"cannot also be listed in {param}."
-                    )
-            repeated = sorted({names[p] for p in lists[param] or () if lists[param].count(p) > 1})
-            if repeated:
-                raise ValueError(f"{param} lists column(s) {repeated} more than once.")
-        both = set(lists["user_features"] or ()) & set(lists["item_features"] or ())
-        if both:
-            raise ValueError(
-                f"Column(s) {sorted(names[p] for p in both)} are listed in both "
-                "user_features and item_features."
-            )
-        return ids["user_col"], ids["item_col"], *lists.values()
-
-    def _infer_roles(self, cells, user_codes, item_codes, n_rows):
-        """User features, item features (context last) and the context columns."""
-        n_users, n_items = user_codes.max() + 1, item_codes.max() + 1
-        users, items, context = [], [], []
-        for pos, (rows, codes, uniques) in cells.items():
-            keys = cell_keys(n_rows, rows, codes, len(uniques))
-            if constant_within(keys, user_codes, n_users):
-                users.append(pos)
-            elif constant_within(keys, item_codes, n_items):
-                items.append(pos)
-            else:
-                # a per-interaction column: SAIN has a user side and an item
-                # side only, and the item side is where the paper's attention
-                # meets what is being rated
-                context.append(pos)
-        return users, items + context, context
-
-    def _output_fields(self):
-        return [
-            ("user", self.user_col_, True),
-            ("item", self.item_col_, True),
-            *(("user", field, False) for field in self.user_features_),
-            *(("item", field, False) for field in self.item_features_),
-        ]
-
-    def _field_name(self, field):
-        if field in self.vocabularies_:
-            return field
-        match = re.fullmatch(r"(user|item):(.*?)(\[\d+\])?", str(field))
-        if match:
-            for role, name, _ in self._output_fields():
-                if (role, name) == match.group(1, 2):
-                    return name
-        raise ValueError(
-            f"Unknown field {field!r}; fields are {list(self.vocabularies_)}."
-        )
-
-    def _assemble(self, encoded, index):
-        columns = self.get_feature_names_out()
-        out = np.full((len(index), len(columns)), PAD_ID, dtype=np.int32)
-        offset = 0
-        for (_, field, _), (rows, ids, exploded) in zip(self._output_fields(), encoded):
-            width = self.field_widths_[field]
-            if exploded:
-                slots = slot_positions(rows)
-                keep = slots < width
-                out[rows[keep], offset + slots[keep]] = ids[keep]
-            else:
-                out[rows, offset] = ids
-            offset += width
-        frame = pd.DataFrame(out, index=index, columns=columns, copy=False)
-        frame.attrs["sklearn_sain"] = {"vocabulary_sizes": dict(self.vocabulary_sizes_)}
-        return frame

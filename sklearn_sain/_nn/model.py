@@ -39,10 +39,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from .choice import ChoiceHead
+from .content_path import ContentPath, SideContent, side_vector
 from .feedback import ImplicitFeedback
+from .feedback_vectors import FeedbackVectors
 from .._encoding.ids import PAD_ID, UNKNOWN_ID
 from .layers import NORMS, FeatureInteraction, FieldPooling, SharedFieldEmbedding
-from .randomness import Dropout, blank, dropout, init_linear_, random_mask
+from .randomness import Dropout, blank, init_linear_, random_mask
 
 
 __all__ = ["NORMS", "SAINModule", "SAINOutput", "SideContent"]
@@ -59,18 +61,7 @@ class SAINOutput(NamedTuple):
     attention: torch.Tensor | None  # (batch, heads, slots, slots) when asked for
 
 
-class SideContent(NamedTuple):
-    """The content path's output for one side (users or items) of a batch."""
-
-    vector: torch.Tensor  # X̄ of Eq. 5-6, (batch, embed_dim)
-    bias: torch.Tensor | None  # (batch, 2): a known id's bias complement, an unseen id's bias
-
-
-def _vector(side: SideContent | None):
-    return None if side is None else side.vector
-
-
-class SAINModule(nn.Module):
+class SAINModule(FeedbackVectors, ContentPath, nn.Module):
     """Self-Attentive Integration Network.
 
     Parameters
@@ -259,74 +250,6 @@ class SAINModule(nn.Module):
             table.weight[:, 0] = values.to(table.weight.device)
         self.global_bias.fill_(float(global_bias))
 
-    # ----------------------------------------------------------- feedback
-    def set_feedback_links(self, user_links, item_links) -> None:
-        """Store the links the implicit feedback sums over.
-
-        ``user_links`` is a pair of arrays ``(users, items)`` sorted by user,
-        ``item_links`` a pair ``(items, users)`` sorted by item, as
-        :func:`~sklearn_sain._nn.feedback.training_links` returns them.
-        """
-        if self.implicit_feedback:
-            self.user_implicit.set_links(*user_links)
-            self.item_implicit.set_links(*item_links)
-        self._forget_feedback_cache(self)
-
-    def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
-        """Feedback vectors X_CF of ``users`` ``(batch,)``: ``(batch, embed_dim)``."""
-        cached = self._feedback_vectors()
-        if cached is not None:
-            return F.embedding(users, cached[0])
-        return self._computed_vectors(users, self.user_cf, "user_implicit")
-
-    def item_vectors(self, items: torch.Tensor) -> torch.Tensor:
-        """Feedback vectors X_CF of ``items`` ``(batch,)``: ``(batch, embed_dim)``."""
-        cached = self._feedback_vectors()
-        if cached is not None:
-            return F.embedding(items, cached[1])
-        return self._computed_vectors(items, self.item_cf, "item_implicit")
-
-    def _computed_vectors(self, ids: torch.Tensor, table: nn.Embedding, implicit: str):
-        """X_CF from the weights: the id's vector plus, with implicit feedback, its linked sum."""
-        vectors = F.embedding(ids, table.weight)
-        if self.implicit_feedback:
-            vectors = vectors + getattr(self, implicit)(ids)
-        return vectors
-
-    def _feedback_vectors(self):
-        """Every user's and every item's feedback vector, computed once for prediction; or None.
-
-        With implicit feedback a row's X_CF sums up to ``implicit_max_links``
-        vectors, yet it depends on the weights and the links only, never on
-        the row: in evaluation mode without gradients the vectors of all ids
-        are computed at the first call and kept until the module trains again
-        (:meth:`train`), loads a state or stores new links.
-        """
-        if not self.implicit_feedback or self.training or torch.is_grad_enabled():
-            return None
-        weight = self.user_cf.weight
-        device = weight.device
-        cache = self._feedback_cache
-        if cache is None or cache[0].device != device or cache[0].dtype != weight.dtype:
-            # normal tensors even when called in inference mode: they outlive the call
-            with torch.inference_mode(False), torch.no_grad():
-                self._feedback_cache = tuple(
-                    self._computed_vectors(torch.arange(table.num_embeddings, device=device),
-                                           table, implicit)
-                    for table, implicit in ((self.user_cf, "user_implicit"),
-                                            (self.item_cf, "item_implicit"))
-                )  # fmt: skip
-        return self._feedback_cache
-
-    def train(self, mode: bool = True):
-        if mode:
-            self._forget_feedback_cache(self)  # the weights are about to change
-        return super().train(mode)
-
-    @staticmethod
-    def _forget_feedback_cache(module, incompatible_keys=None) -> None:
-        module._feedback_cache = None
-
     def user_biases(self, users: torch.Tensor, content: SideContent | None) -> torch.Tensor:
         """Bias of ``users`` ``(batch,)`` given their content (see :meth:`content`)."""
         return self._side_bias(users, self.user_bias, content)[0]
@@ -334,89 +257,6 @@ class SAINModule(nn.Module):
     def item_biases(self, items: torch.Tensor, content: SideContent | None) -> torch.Tensor:
         """Bias of ``items`` ``(batch,)`` given their content (see :meth:`content`)."""
         return self._side_bias(items, self.item_bias, content)[0]
-
-    # ------------------------------------------------------------ content
-    def token_rows(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Global feature-table rows of local ``tokens`` (computed once per fit by the trainer)."""
-        if not self.has_content:
-            return tokens
-        return self.features.rows(tokens)
-
-    @torch.no_grad()
-    def field_means(self, tokens: torch.Tensor):
-        """Mean token embedding of each user field and of each item field of ``tokens``.
-
-        ``(batch, user_fields * feature_dim)`` and ``(batch, item_fields *
-        feature_dim)``, None for a side without fields: the input of Eq. 5-6
-        without the attention, which the choice head reads. No gradient.
-        """
-        if not self.has_content:
-            return None, None
-        rows = self.features.rows(tokens)
-        pooled = self.pooling(self.features.embed_rows(rows), rows > 0)
-        split = self.n_user_fields * self.features.table.weight.shape[1]
-        user, item = pooled[:, :split], pooled[:, split:]
-        return (user if self.n_user_fields else None), (item if self.n_item_fields else None)
-
-    def content_vectors(self, tokens: torch.Tensor, apply_top_k: bool, need_weights: bool = True):
-        """X̄u, X̄v (Eq. 1-6) and the attention weights; ``None`` for a side without features.
-
-        Without gradients, ``need_weights=False`` skips the weights (returned as
-        None) for a faster fused attention.
-        """
-        user, item, weights, _ = self._content(self.features.rows(tokens), apply_top_k,
-                                               need_weights)
-        return _vector(user), _vector(item), weights
-
-    def content(self, tokens: torch.Tensor, apply_top_k: bool):
-        """:class:`SideContent` of the users and of the items of ``tokens`` (None: no features)."""
-        user, item, _, _ = self._content(self.features.rows(tokens), apply_top_k, False)
-        return user, item
-
-    def _content(self, rows: torch.Tensor, apply_top_k: bool, need_weights: bool = True):
-        """Content vectors from global ``rows``; also the embedded tokens, for the penalty."""
-        batch = rows.shape[0]
-        if self.training and self.token_dropout > 0:
-            rows = self.features.unknown_rows(rows, self.token_dropout, self.noise_generator)
-        valid = rows > 0  # row 0 is the padding row of every field
-        x = self.features.embed_rows(rows)  # (batch, slots, feature_dim)
-        token_index = valid.reshape(-1).nonzero().squeeze(1)
-        tokens, weights = self.interaction.valid_tokens(x, valid, token_index, apply_top_k,
-                                                        need_weights)
-        pooled = self.pooling.pool_tokens(tokens, token_index, batch)  # (batch, fields * dim)
-        split = self.n_user_fields * x.shape[-1]
-        user = self._project(self.f_user, pooled[:, :split])
-        item = self._project(self.f_item, pooled[:, split:])
-        user_tokens = item_tokens = None
-        if self.token_bias is not None:
-            # per value, pooled like the token vectors: mean within a field, summed over fields
-            values = F.embedding(rows, self.token_bias.weight).view(-1, 2)
-            values = values.index_select(0, token_index)
-            per_field = self.pooling.pool_tokens(values, token_index, batch).view(batch, -1, 2)
-            user_tokens = per_field[:, : self.n_user_fields].sum(1)
-            item_tokens = per_field[:, self.n_user_fields :].sum(1)
-        user = self._side_content(user, self.user_content_bias, user_tokens)
-        item = self._side_content(item, self.item_content_bias, item_tokens)
-        return user, item, weights, x
-
-    @staticmethod
-    def _side_content(vector, head, token_bias):
-        """:class:`SideContent` from X̄, the side's bias head and its pooled token biases."""
-        if vector is None:
-            return None
-        if head is None:
-            return SideContent(vector, None)
-        bias = F.linear(vector, head.weight)  # (batch, 2): known, unseen
-        return SideContent(vector, bias if token_bias is None else bias + token_bias)
-
-    @staticmethod
-    def _project(projection, pooled):
-        """f_user / f_item: the Linear + Dropout of ``projection``, called without module hooks."""
-        if projection is None:
-            return None
-        linear, drop = projection
-        return dropout(F.linear(pooled, linear.weight, linear.bias), drop.p, drop.training,
-                       drop.generator)  # fmt: skip
 
     # -------------------------------------------------------- integration
     def integrate(self, cf: torch.Tensor, content: torch.Tensor | None, known: torch.Tensor):
@@ -448,7 +288,7 @@ class SAINModule(nn.Module):
                                                                    need_weights)
         user_bias, user_cold_bias = self._side_bias(users, self.user_bias, user_content)
         item_bias, item_cold_bias = self._side_bias(items, self.item_bias, item_content)
-        user_content, item_content = _vector(user_content), _vector(item_content)
+        user_content, item_content = side_vector(user_content), side_vector(item_content)
         user, user_bar, alpha_user = self.integrate(
             user_cf, user_content, (users > UNKNOWN_ID).to(user_cf.dtype)
         )
