@@ -21,7 +21,7 @@ from .._params import count, invalid
 from .._persistence.persistable import persistable
 from .tokenize import column_values, row_index, slot_positions, tokenize
 from .vocabulary import field_vocabulary
-from .._validation import check_2d, is_column_spec
+from .table import check_2d, is_column_spec
 
 
 def raw_column(encoder, X, field: str) -> np.ndarray:

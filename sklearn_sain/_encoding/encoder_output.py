@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_feature_names_in
+from .table import check_feature_names_in
 from .ids import PAD_ID
 from .tokenize import slot_positions
 

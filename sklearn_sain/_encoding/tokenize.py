@@ -12,7 +12,7 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-from .._validation import COMPLEX_TYPES, SCALAR_TYPES, BadCell, cell_error, scan_cell_types
+from .cells import COMPLEX_TYPES, SCALAR_TYPES, BadCell, cell_error, scan_cell_types
 
 
 def row_index(data):
