@@ -27,7 +27,6 @@ from sklearn_sain._persistence.safe_format import FORMAT, FORMAT_VERSION
 from sklearn_sain._persistence.safe_file import payload_digest
 
 FAST = dict(max_epochs=2, device="cpu", random_state=0, embed_dim=8, feature_dim=4, batch_size=16)
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def tiny_ratings(n_rows=40, seed=0):
@@ -457,7 +456,6 @@ def test_joblib_still_round_trips(fitted, data, tmp_path):
 
 
 @pytest.mark.gpu
-@cuda
 def test_cuda_fit_save_and_load_on_cpu_and_gpu(data, tmp_path):
     X, y = data
     model = SAINRegressor(**{**FAST, "device": "cuda"}).fit(X, y)

@@ -6,8 +6,9 @@
 random_state=0``, the other parameters at their defaults); ``pinned/model.json``
 holds ten query rows (two of them with unseen users, an unseen item and an
 unseen feature value), the predictions that code gave for them and its top 3
-recommendations for six users by choice and by rating, as exact hex floats. Never rewrite these files with the current code: they are the
-reference the current code is held to.
+recommendations for six users by choice and by rating, as exact hex floats.
+Never rewrite these files with the current code: they are the reference the
+current code is held to.
 """
 
 import io

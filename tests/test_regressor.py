@@ -21,7 +21,6 @@ from sklearn_sain._baselines import ridge_biases
 from sklearn_sain.datasets import make_ratings
 
 FAST = dict(max_epochs=3, device="cpu", random_state=0)
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 @pytest.fixture(scope="module")
@@ -380,7 +379,6 @@ def test_frame_without_features_is_biased_mf():
 
 
 @pytest.mark.gpu
-@cuda
 def test_cuda_fit_predict_and_cpu_pickle(ratings):
     X_train, X_test, y_train, _ = ratings
     model = SAINRegressor(max_epochs=2, device="cuda", random_state=0).fit(X_train, y_train)

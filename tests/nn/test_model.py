@@ -218,7 +218,6 @@ def test_user_fields_must_precede_item_fields():
 
 from sklearn_sain._nn.attention import top_k_bias  # noqa: E402
 
-gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def reference_keep(scores, valid, top_k):
@@ -367,7 +366,6 @@ def test_training_terms_are_the_scores_and_the_penalty():
     torch.testing.assert_close(penalty, l2_of_batch_rows(module, users, items, tokens))
 
 
-@gpu
 @pytest.mark.gpu
 def test_cuda_forward_matches_cpu():
     module = make_module(top_k=2)
@@ -382,7 +380,6 @@ def test_cuda_forward_matches_cpu():
     torch.testing.assert_close(fused.combined.cpu(), on_cpu.combined, rtol=1e-4, atol=1e-5)
 
 
-@gpu
 @pytest.mark.gpu
 def test_cuda_training_step_reaches_every_part():
     module = make_module(top_k=2, dropout=0.1).to("cuda").train()
