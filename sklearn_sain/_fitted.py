@@ -16,13 +16,13 @@ import pandas as pd
 import torch
 
 from ._encoding.catalog import Catalog
-from ._nn.choice_ranking import ranked_by_choice
 from ._encoding.layout import TokenLayout
+from ._nn.choice_ranking import ranked_by_choice
 from ._nn.model import NORMS, SAINModule
-from ._persistence.param_json import decode_param, encode_param
 from ._nn.rating_top_n import rating_top_n
 from ._nn.torch_utils import cpu_state_dict, is_allocation_error, loadable_device
 from ._nn.training import Rows, predict_batch_rows, predict_rows
+from ._persistence.param_json import decode_param, encode_param
 from ._validation import TrainingDivergedError, check_number, standardise
 
 # attention holds n_heads * n_slots ** 2 weights per row: a batch is kept near

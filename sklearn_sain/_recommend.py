@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ._nn.choice_ranking import RANK_BY
 from ._encoding.encoder import SAINEncoder
 from ._encoding.ids import UNKNOWN_ID
+from ._nn.choice_ranking import RANK_BY
 from ._validation import check_bool, check_int_param
+
 
 # ------------------------------------------------------------------ encoders
 def fitted_encoder(own, encoder):

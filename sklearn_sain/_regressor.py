@@ -22,11 +22,9 @@ from ._nn.training import LOSSES
 from ._params import count, invalid, non_negative, positive, share
 from ._persistence.persistable import persistable
 from ._regressor_answers import RegressorAnswers
-from ._regressor_input import RegressorInput, default_encoder
+from ._regressor_input import RegressorInput
 from ._regressor_persistence import RegressorPersistence
 from ._validation import check_target
-
-__all__ = ["BIAS_INITS", "SAINRegressor", "default_encoder"]
 
 # how the biases start: a ridge fit of user + item biases, or zeros as in the paper
 BIAS_INITS = ("ridge", "zeros")

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._persistence import safe_format as _persistence
 from ._encoding.encoder import SAINEncoder
 from ._fitted import FittedSAIN
-from ._persistence.param_json import decode_param, params_json
 from ._nn.torch_utils import loadable_device
+from ._persistence import safe_format as _persistence
+from ._persistence.param_json import decode_param, params_json
 
 # parameters added after models were first saved, each with the value that
 # describes a model trained before it existed (no implicit feedback, zero

@@ -3,7 +3,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 from numbers import Real
-
 from pathlib import Path
 
 import numpy as np

@@ -15,7 +15,6 @@ import pandas as pd
 from .ids import UNKNOWN_ID
 from .layout import id_matrix
 
-
 _ARRAYS = ("user_ids", "user_tokens", "item_ids", "item_tokens", "seen_indptr", "seen_items")
 
 

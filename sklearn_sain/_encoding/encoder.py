@@ -12,16 +12,16 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._params import count, invalid
+from .._persistence.persistable import persistable
+from .columns import infer_roles, resolve_columns
 from .drift import warn_on_type_drift
 from .encoder_output import EncoderOutput
 from .encoder_persistence import EncoderPersistence
-from .columns import infer_roles, resolve_columns
 from .ids import UNKNOWN_ID
-from .._params import count, invalid
-from .._persistence.persistable import persistable
+from .table import check_2d, is_column_spec
 from .tokenize import column_values, row_index, slot_positions, tokenize
 from .vocabulary import field_vocabulary
-from .table import check_2d, is_column_spec
 
 
 def raw_column(encoder, X, field: str) -> np.ndarray:

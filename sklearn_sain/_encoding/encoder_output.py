@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from .table import check_feature_names_in
 from .ids import PAD_ID
+from .table import check_feature_names_in
 from .tokenize import slot_positions
 
 _SPECIAL_TOKENS = ("<pad>", "<unk>")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._encoding.ids import UNKNOWN_ID
 from .choice import multinomial_loss
 from .choice_ranking import (
     DEFAULT_RATING_WEIGHT,
@@ -34,7 +35,6 @@ from .choice_ranking import (
     select_rating_weight,
     side_features,
 )
-from .._encoding.ids import UNKNOWN_ID
 from .randomness import random_mask, seeded_generator
 
 # Chosen on the validation split of the paper's MovieLens data (users' held-out

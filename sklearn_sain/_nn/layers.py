@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .attention import TopKSelfAttention
 from .._encoding.ids import PAD_ID
+from .attention import TopKSelfAttention
 from .randomness import blank, random_mask
 
 NORMS = ("layer", "batch", "none")

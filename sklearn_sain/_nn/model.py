@@ -38,14 +38,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._encoding.ids import PAD_ID, UNKNOWN_ID
 from .choice import ChoiceHead
 from .content_path import ContentPath, SideContent, side_vector
 from .feedback import ImplicitFeedback
 from .feedback_vectors import FeedbackVectors
-from .._encoding.ids import PAD_ID, UNKNOWN_ID
 from .layers import NORMS, FeatureInteraction, FieldPooling, SharedFieldEmbedding
 from .randomness import Dropout, blank, init_linear_, random_mask
-
 
 __all__ = ["NORMS", "SAINModule", "SAINOutput", "SideContent"]
 

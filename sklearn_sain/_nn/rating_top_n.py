@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from .._encoding.catalog import candidate_columns
-from .choice_ranking import mask_seen, top_columns
 from .._encoding.ids import UNKNOWN_ID
+from .choice_ranking import mask_seen, top_columns
 from .model import SideContent
 
 

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from .._nn.torch_utils import resolve_device
 from .param_json import decode_param, params_json
 from .persistable import is_persistable, persistable_class
 from .safe_file import NotAZipError, check_archive, payload_digest, write_atomically
-from .._nn.torch_utils import resolve_device
 
 FORMAT = "sklearn_sain"
 FORMAT_VERSION = 4
