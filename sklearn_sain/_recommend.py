@@ -1,10 +1,13 @@
 """Top-N recommendations: score candidate items for users and keep the best ones.
 
-The candidates and each user's rated items come from the regressor's training
-:class:`~sklearn_sain._encoding.catalog.Catalog`. By predicted rating, ``recommend``
-pairs users with candidate items, runs the network over every pair in large
-batches and keeps the top n per user; by choice, it ranks with the choice
-head (see :mod:`sklearn_sain._nn.choice_ranking`).
+This module resolves the users and the candidate items the caller names (raw
+ids, and feature rows for new ones) against the training
+:class:`~sklearn_sain._encoding.catalog.Catalog` of a
+:class:`~sklearn_sain._fitted.FittedSAIN`, whose ``top_n`` scores them: by
+predicted rating every user against every candidate
+(:mod:`sklearn_sain._nn.rating_top_n`), or with the choice head
+(:mod:`sklearn_sain._nn.choice_ranking`). Scores by rating become ratings as
+``predict``'s do.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ loading it calls them: a file from an untrusted source can run any code.
 The format written here holds only a dict of tensors and one JSON string,
 read back with ``torch.load(weights_only=True)``, whose restricted unpickler
 accepts tensors and plain containers and refuses everything else. Every
-estimator is then rebuilt by this module from validated JSON.
+estimator is then rebuilt from the JSON by its own class, which validates
+its state (the protocol of :mod:`sklearn_sain._persistence.persistable`;
+the network's part is :class:`~sklearn_sain._fitted.FittedSAIN`'s).
 
 File layout (a torch zip archive)::
 
