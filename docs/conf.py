@@ -19,8 +19,8 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 autosummary_generate = True
-# the class template lists each class's own methods only: the inherited
-# scikit-learn ones (score, get_params, ...) point at scikit-learn's docs labels
+# the class template lists the methods of each class and of its own mixins; the
+# scikit-learn ones (score, get_params, ...) are left to scikit-learn's docs
 templates_path = ["_templates"]
 numpydoc_show_class_members = False
 exclude_patterns = ["_build"]

@@ -13,9 +13,9 @@ The package exposes two estimators:
 
 __version__ = "0.1.0"
 
-from ._encoder import SAINEncoder
+from ._encoding.encoder import SAINEncoder
 from ._explain import Explanation
-from ._persistence import SKOPS_TRUSTED_TYPES, load, save
+from ._persistence.safe_format import SKOPS_TRUSTED_TYPES, load, save
 from ._regressor import SAINRegressor
 
 __all__ = ["SKOPS_TRUSTED_TYPES", "Explanation", "SAINEncoder", "SAINRegressor", "load", "save",

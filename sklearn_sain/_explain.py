@@ -13,12 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
-from sklearn.utils.validation import check_is_fitted
 
-from ._tokenize import column_values
+from ._encoding.encoder import raw_column
 from ._recommend import fitted_encoder
-from ._validation import check_2d
 
 ATTENTION_COLUMNS = ("row", "head", "query_pos", "query", "query_side", "key_pos", "key",
                      "key_side", "weight", "kept")
@@ -100,11 +97,11 @@ class Explanation:
         return table
 
 
-def _token_names(model, encoder, tokens: np.ndarray) -> np.ndarray:
+def _token_names(layout, encoder, tokens: np.ndarray) -> np.ndarray:
     """``"<field>=<value>"`` for each token id of ``tokens`` (rows, slots)."""
     out = np.empty(tokens.shape, dtype=object)
     start = 0
-    for field in model.layout_.fields:
+    for field in layout.fields:
         block = tokens[:, start:start + field.width]
         distinct, inverse = np.unique(block, return_inverse=True)
         if encoder is not None:
@@ -117,38 +114,18 @@ def _token_names(model, encoder, tokens: np.ndarray) -> np.ndarray:
     return out
 
 
-def _raw_ids(model, X, encoder, users, items):
-    """The user and item ids of each row as the caller wrote them (decoded otherwise)."""
-    if model.encoder_ is not None:  # X is a raw table
-        data = check_2d(X, "SAINRegressor")
-        own = model.encoder_
-        return (column_values(data, own._positions[own.user_col_]),
-                column_values(data, own._positions[own.item_col_]))
+def _raw_ids(own, X, encoder, users, items):
+    """The user and item ids of each row as the caller wrote them (decoded otherwise).
+
+    ``own`` is the model's own encoder (then ``X`` is a raw table), ``encoder``
+    the one passed for a model fitted on encoded input.
+    """
+    if own is not None:
+        return raw_column(own, X, own.user_col_), raw_column(own, X, own.item_col_)
     if encoder is not None:
         return (np.asarray(encoder.decode(encoder.user_col_, users), dtype=object),
                 np.asarray(encoder.decode(encoder.item_col_, items), dtype=object))
     return users, items
-
-
-@torch.inference_mode()
-def _forward(model, rows, batch_size):
-    module = model.module_
-    was_training = module.training
-    module.eval()
-    attention, alpha_user, alpha_item = [], [], []
-    try:
-        for i in range(0, len(rows), batch_size):
-            out = module(rows.users[i:i + batch_size], rows.items[i:i + batch_size],
-                         rows.tokens[i:i + batch_size], return_attention=True)
-            alpha_user.append(out.alpha_user.double().cpu().numpy())
-            alpha_item.append(out.alpha_item.double().cpu().numpy())
-            if out.attention is not None:
-                attention.append(out.attention.double().cpu().numpy())
-    finally:
-        module.train(was_training)
-    if not alpha_user:  # no rows
-        return attention, np.empty(0), np.empty(0)
-    return attention, np.concatenate(alpha_user), np.concatenate(alpha_item)
 
 
 def _kept(weights: np.ndarray, valid: np.ndarray, top_k) -> np.ndarray:
@@ -169,32 +146,35 @@ def _kept(weights: np.ndarray, valid: np.ndarray, top_k) -> np.ndarray:
     return kept & valid_keys
 
 
-def explain(model, X, *, encoder=None, batch_size=1024) -> Explanation:
-    """Implementation of :meth:`SAINRegressor.explain`."""
-    check_is_fitted(model, "module_")
-    encoder = fitted_encoder(model, encoder)
-    encoded = model._encode(X, fit=False)
-    rows = model._rows(encoded)
-    kwargs = model._module_kwargs
-    top_k = kwargs["top_k"] if kwargs["top_k_at_predict"] else None
-    attention, alpha_user, alpha_item = _forward(model, rows, batch_size)
+def explain(fitted, own_encoder, X, encoded, predictions, *, encoder=None,
+            batch_size=1024) -> Explanation:  # fmt: skip
+    """Implementation of :meth:`SAINRegressor.explain` on a :class:`FittedSAIN`.
+
+    ``encoded`` is ``X`` as the regressor encoded it, ``predictions`` its
+    ratings; ``own_encoder`` the regressor's ``encoder_``.
+    """
+    encoder = fitted_encoder(own_encoder, encoder)
+    rows = fitted.rows(encoded)
+    top_k = fitted.predict_top_k
+    attention, alpha_user, alpha_item = fitted.attention(rows, batch_size)
     users, items = rows.users.cpu().numpy(), rows.items.cpu().numpy()
-    raw_users, raw_items = _raw_ids(model, X, encoder, users, items)
+    raw_users, raw_items = _raw_ids(own_encoder, X, encoder, users, items)
     integration = pd.DataFrame({
         "row": np.arange(len(users), dtype=np.int64),
         "user": raw_users,
         "item": raw_items,
-        "prediction": model.predict(X),
+        "prediction": predictions,
         "alpha_user": alpha_user,
         "alpha_item": alpha_item,
     })
-    frame = (_attention_frame(model, encoder, rows.tokens.cpu().numpy(), attention, top_k)
+    frame = (_attention_frame(fitted.layout, encoder, rows.tokens.cpu().numpy(), attention,
+                              top_k)
              if attention else pd.DataFrame({c: [] for c in ATTENTION_COLUMNS}))
-    return Explanation(attention=frame, integration=integration, n_heads=kwargs["n_heads"],
+    return Explanation(attention=frame, integration=integration, n_heads=fitted.n_heads,
                        top_k=top_k)
 
 
-def _attention_frame(model, encoder, tokens, attention, top_k) -> pd.DataFrame:
+def _attention_frame(layout, encoder, tokens, attention, top_k) -> pd.DataFrame:
     weights = np.concatenate(attention)  # (rows, heads, slots, slots)
     valid = tokens > 0
     kept = _kept(weights, valid, top_k)
@@ -202,8 +182,8 @@ def _attention_frame(model, encoder, tokens, attention, top_k) -> pd.DataFrame:
     pair = np.broadcast_to(pair, weights.shape)
     row, head, query, key = np.nonzero(pair)
     position = np.cumsum(valid, axis=1) - 1  # a token's rank among the row's tokens
-    names = _token_names(model, encoder, tokens)
-    sides = np.array([f.role for f in model.layout_.fields for _ in range(f.width)],
+    names = _token_names(layout, encoder, tokens)
+    sides = np.array([f.role for f in layout.fields for _ in range(f.width)],
                      dtype=object)
     return pd.DataFrame({
         "row": row.astype(np.int64),

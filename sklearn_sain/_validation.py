@@ -1,17 +1,15 @@
-"""Small input and parameter checks shared by the SAIN estimators."""
+"""Checks of the regressor's inputs beside the table: targets, weights, numbers.
 
-import datetime
+Tables and their cells are the encoder's to check (:mod:`sklearn_sain._encoding.table`,
+:mod:`sklearn_sain._encoding.cells`).
+"""
+
 import math
 import numbers
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import _check_sample_weight, check_array, column_or_1d
-
-_ROW_TYPES = (list, tuple, np.ndarray)
-
 
 def check_int_param(value, name, *, min_value=1, allow_none=False):
     """Raise ``ValueError`` unless ``value`` is an int >= ``min_value``."""
@@ -128,169 +126,3 @@ def standardise(y, mean, scale):
         if not np.isfinite(z).all():
             z = np.where(np.isfinite(z), z, y / scale - mean / scale)
     return z
-
-
-def is_column_spec(value):
-    """Whether ``value`` can name a column: a str label or an int position."""
-    return isinstance(value, str) or (
-        isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-    )
-
-
-def check_2d(X, estimator_name):
-    """Return ``X`` as a DataFrame or a 2-D ndarray, without copying it.
-
-    DataFrames are returned unchanged so that column dtypes (str, category,
-    nullable integers) survive. Other array-likes go through ``np.asarray``;
-    a list of rows whose cells are lists (ragged or not) becomes a 2-D object
-    array so that each cell keeps its list.
-    """
-    if sp.issparse(X):
-        raise TypeError(
-            f"Sparse data was passed to {estimator_name}, but dense data is "
-            "required: pass a pandas DataFrame or a dense 2-D array."
-        )
-    if isinstance(X, pd.DataFrame):
-        if X.columns.has_duplicates:
-            duplicated = X.columns[X.columns.duplicated()].unique().tolist()
-            raise ValueError(
-                f"X has duplicate column names {duplicated}; column names must be "
-                "unique."
-            )
-        if any(getattr(dtype, "kind", "") == "c" for dtype in X.dtypes):
-            raise ValueError("Complex data not supported in X.")
-        return X
-    if hasattr(X, "__array__"):
-        array = np.asarray(X)
-    else:
-        array = _sequence_to_array(X)
-    if array.ndim == 0:
-        raise ValueError(
-            f"Expected 2D array, got scalar array instead: array={array!r}."
-        )
-    if array.ndim == 1:
-        raise ValueError(
-            "Expected 2D array, got 1D array instead. Reshape your data either "
-            "using array.reshape(-1, 1) if your data has a single feature or "
-            "array.reshape(1, -1) if it contains a single sample."
-        )
-    if array.ndim > 2:
-        raise ValueError(
-            f"Found array with dim {array.ndim}. {estimator_name} expected a 2-D "
-            "table (rows x columns)."
-        )
-    if array.dtype.kind == "c":
-        raise ValueError("Complex data not supported in X.")
-    return array
-
-
-def _sequence_to_array(X):
-    try:
-        array = np.asarray(X)
-    except (ValueError, TypeError):
-        array = None
-    # numpy turns list cells of equal length into a third axis and stringifies
-    # mixed int/str rows; both lose what the caller meant, so rebuild the
-    # table cell by cell as objects in those cases.
-    if array is not None and array.ndim <= 2 and not (
-        array.ndim == 2 and array.dtype.kind in "US"
-    ):
-        return array
-    rows = list(X)
-    if not all(isinstance(row, _ROW_TYPES) for row in rows):
-        if array is None:
-            raise ValueError("X must be a 2-D array-like (a list of rows).")
-        return array
-    widths = {len(row) for row in rows}
-    if len(widths) > 1:
-        raise ValueError(
-            f"All rows of X must have the same length, got lengths {sorted(widths)}."
-        )
-    table = np.empty((len(rows), widths.pop() if widths else 0), dtype=object)
-    for i, row in enumerate(rows):
-        for j, value in enumerate(row):
-            table[i, j] = value
-    return table
-
-
-def check_feature_names_in(estimator, input_features):
-    """Input feature names for ``get_feature_names_out``.
-
-    Mirrors scikit-learn's convention: ``feature_names_in_`` when fitted on
-    named columns, else ``x0, x1, ...``; explicit ``input_features`` must match
-    what was seen in ``fit``.
-    """
-    fitted = getattr(estimator, "feature_names_in_", None)
-    n_features = estimator.n_features_in_
-    if input_features is None:
-        if fitted is not None:
-            return fitted
-        return np.asarray([f"x{i}" for i in range(n_features)], dtype=object)
-    input_features = np.asarray(input_features, dtype=object)
-    if fitted is not None and not np.array_equal(fitted, input_features):
-        raise ValueError("input_features is not equal to feature_names_in_")
-    if len(input_features) != n_features:
-        raise ValueError(
-            "input_features should have length equal to number of features "
-            f"({n_features}), got {len(input_features)}"
-        )
-    return input_features
-
-
-# Cell values a token can be made of; anything else is refused with the
-# TypeError wording that scikit-learn's own checks look for.
-LIST_TYPES = (list, tuple, set, frozenset, np.ndarray, pd.Series)
-MISSING_TYPES = (type(None), type(pd.NA), type(pd.NaT))
-SCALAR_TYPES = (
-    numbers.Real,
-    np.bool_,
-    np.datetime64,
-    np.timedelta64,
-    datetime.date,
-    datetime.timedelta,
-)
-COMPLEX_TYPES = (complex, np.complexfloating)
-
-
-class BadCell(Exception):
-    """A cell value that cannot be a token; the caller adds where it is."""
-
-    def __init__(self, value, inside_list=False):
-        super().__init__(value)
-        self.value, self.inside_list = value, inside_list
-
-
-def cell_error(error, column, row):
-    """The exception to raise for a :class:`BadCell` at ``column``, ``row``."""
-    if isinstance(error.value, COMPLEX_TYPES):
-        return ValueError(f"Complex data not supported (column {column!r}, row {row!r}).")
-    where = " inside a list-like cell" if error.inside_list else ""
-    return TypeError(
-        f"Column {column!r}, row {row!r}: unsupported value of type "
-        f"{type(error.value).__name__}{where}; argument must be a string or a "
-        "number, or a list of them."
-    )
-
-
-def scan_cell_types(values, allow_lists):
-    """Classify the cells of a 1-D object array.
-
-    Returns ``(has_list, has_str, has_scalar, bad)``: whether some cell is
-    list-like, a string, or another scalar or missing value, and the position
-    of the first unsupported cell (None when all are supported).
-    """
-    has_list = has_str = has_scalar = False
-    bad = set()
-    for kind in set(map(type, values)):
-        if issubclass(kind, LIST_TYPES) and allow_lists:
-            has_list = True
-        elif issubclass(kind, str):
-            has_str = True
-        elif issubclass(kind, MISSING_TYPES) or (
-            issubclass(kind, SCALAR_TYPES) and not issubclass(kind, COMPLEX_TYPES)
-        ):
-            has_scalar = True
-        else:
-            bad.add(kind)
-    position = next(i for i, v in enumerate(values) if type(v) in bad) if bad else None
-    return has_list, has_str, has_scalar, position

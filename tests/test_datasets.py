@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_sain import datasets
+from sklearn_sain._datasets import movielens
 from sklearn_sain.datasets import (
     MOVIELENS_100K_GENRES,
     load_movielens_100k,
@@ -288,7 +288,7 @@ def test_load_movielens_100k_downloads_and_extracts(tmp_path, http_server, monke
     base, routes, hits = http_server
     payload = _ml100k_zip()
     routes["/ml-100k.zip"] = payload
-    monkeypatch.setattr(datasets, "MOVIELENS_100K_URL", base + "/ml-100k.zip")
+    monkeypatch.setattr(movielens, "MOVIELENS_100K_URL", base + "/ml-100k.zip")
     X, y = load_movielens_100k(data_home=tmp_path, sha256=hashlib.sha256(payload).hexdigest())
     _check_tiny_ml100k(X, y)
     folder = tmp_path / "movielens-100k" / "ml-100k"

@@ -23,11 +23,10 @@ from sklearn.preprocessing import StandardScaler
 
 import sklearn_sain
 from sklearn_sain import SAINEncoder, SAINRegressor
-from sklearn_sain._persistence import FORMAT, FORMAT_VERSION
-from sklearn_sain._safe_file import payload_digest
+from sklearn_sain._persistence.safe_format import FORMAT, FORMAT_VERSION
+from sklearn_sain._persistence.safe_file import payload_digest
 
 FAST = dict(max_epochs=2, device="cpu", random_state=0, embed_dim=8, feature_dim=4, batch_size=16)
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def tiny_ratings(n_rows=40, seed=0):
@@ -63,9 +62,10 @@ def round_trip(estimator, **load_kwargs):
 def assert_same_fitted_state(loaded, original):
     assert sorted(vars(loaded)) == sorted(vars(original))
     for name in ("n_features_in_", "layout_", "device_", "target_mean_", "target_scale_",
-                 "target_range_", "_module_kwargs", "loss_curve_", "validation_scores_",
-                 "best_epoch_", "n_iter_"):
+                 "target_range_", "loss_curve_", "validation_scores_", "best_epoch_",
+                 "n_iter_"):
         assert getattr(loaded, name) == getattr(original, name), name
+    assert loaded._fitted.module_kwargs == original._fitted.module_kwargs
     np.testing.assert_array_equal(loaded.feature_names_in_, original.feature_names_in_)
     for key, tensor in original.module_.state_dict().items():
         assert torch.equal(loaded.module_.state_dict()[key], tensor), key
@@ -337,11 +337,17 @@ def test_files_save_did_not_write_are_refused_without_running_code(write, match,
 def old_pickle_state(model):
     """What a pickle held before the fitted state became safe-format bytes.
 
-    The live attributes, with the network as a dict of CPU tensors.
+    The live attributes of that time (the fitted state as attributes of the
+    regressor, not a FittedSAIN), with the network as a dict of CPU tensors.
     """
     state = dict(vars(model))
-    state["module_"] = {k: v.detach().cpu() for k, v in model.module_.state_dict().items()}
-    state["_module_kwargs"] = dict(state["_module_kwargs"])
+    fitted = state.pop("_fitted")
+    state.update(layout_=fitted.layout, _module_kwargs=dict(fitted.module_kwargs),
+                 module_={k: v.detach().cpu() for k, v in fitted.module.state_dict().items()},
+                 device_=fitted.device, target_mean_=fitted.target_mean,
+                 target_scale_=fitted.target_scale, target_range_=fitted.target_range)
+    if fitted.catalog is not None:
+        state["catalog_"] = fitted.catalog
     return state
 
 
@@ -419,7 +425,7 @@ def test_save_refuses_other_estimators_and_unfitted_ones(tmp_path):
 def test_cuda_trained_model_loads_on_a_cpu_only_machine(fitted, data, tmp_path, monkeypatch):
     X, _ = data
     as_if_gpu = pickle.loads(pickle.dumps(fitted))
-    as_if_gpu.device_ = torch.device("cuda:1")  # what a GPU fit records
+    as_if_gpu._fitted.device = torch.device("cuda:1")  # what a GPU fit records
     path = tmp_path / "gpu.sain"
     as_if_gpu.save(path)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -450,7 +456,6 @@ def test_joblib_still_round_trips(fitted, data, tmp_path):
 
 
 @pytest.mark.gpu
-@cuda
 def test_cuda_fit_save_and_load_on_cpu_and_gpu(data, tmp_path):
     X, y = data
     model = SAINRegressor(**{**FAST, "device": "cuda"}).fit(X, y)

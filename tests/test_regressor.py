@@ -21,7 +21,6 @@ from sklearn_sain._baselines import ridge_biases
 from sklearn_sain.datasets import make_ratings
 
 FAST = dict(max_epochs=3, device="cpu", random_state=0)
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +266,7 @@ def test_cuda_fitted_model_loads_on_cpu_with_warning(fitted, ratings, monkeypatc
     X_test = ratings[1]
     expected = fitted.predict(X_test)
     fake = pickle.loads(pickle.dumps(fitted))
-    fake.device_ = torch.device("cuda:0")  # as if it had been fitted on a GPU
+    fake._fitted.device = torch.device("cuda:0")  # as if it had been fitted on a GPU
     buffer = io.BytesIO()
     fake_state = fake.__getstate__()
     buffer.write(pickle.dumps(fake_state))
@@ -344,7 +343,7 @@ def test_ridge_biases_solve_the_ridge_equations():
 def test_encoder_parameter_must_be_a_sain_encoder(ratings):
     X_train, _, y_train, _ = ratings
     with pytest.raises(TypeError, match="'encoder' parameter of SAINRegressor must be an "
-                                        "instance of 'sklearn_sain._encoder.SAINEncoder'"):
+                                        "instance of 'sklearn_sain._encoding.encoder.SAINEncoder'"):
         SAINRegressor(encoder="onehot").fit(X_train, y_train)
 
 
@@ -380,7 +379,6 @@ def test_frame_without_features_is_biased_mf():
 
 
 @pytest.mark.gpu
-@cuda
 def test_cuda_fit_predict_and_cpu_pickle(ratings):
     X_train, X_test, y_train, _ = ratings
     model = SAINRegressor(max_epochs=2, device="cuda", random_state=0).fit(X_train, y_train)

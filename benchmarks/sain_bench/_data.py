@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sklearn_sain.datasets import _find_data_folder, load_sain_movielens, load_yelp
+from sklearn_sain.datasets import load_sain_movielens, load_yelp
 from ._machine import describe_machine, machine_info
 from ._options import DATASET_NAMES, PROTOCOLS, QUICK_EVAL_ROWS, QUICK_TRAIN_ROWS
 
@@ -73,12 +74,35 @@ class Dataset:
         }
 
 
+def _find_folder(root, needed) -> Path | None:
+    """The folder at or below ``root`` closest to it that holds every file in ``needed``.
+
+    Breadth-first, so the copy closest to ``root`` wins; links to folders are
+    not followed and unreadable folders are skipped. None when none qualifies:
+    the dataset is then left out of the run.
+    """
+    level = [Path(root)] if Path(root).is_dir() else []
+    while level:
+        for folder in level:
+            if all((folder / name).is_file() for name in needed):
+                return folder
+        below = []
+        for folder in level:
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            below += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+        level = below
+    return None
+
+
 def _is_multi(column: pd.Series) -> bool:
     return bool(column.map(lambda v: isinstance(v, (list, tuple, set, np.ndarray))).any())
 
 
 def _movielens(data_dir: Path, **_) -> Dataset | None:
-    folder = _find_data_folder(data_dir, ("ml-100k-r.train.csv",))
+    folder = _find_folder(data_dir, ("ml-100k-r.train.csv",))
     if folder is None:
         return None
     train, validation, test = load_sain_movielens(folder)
@@ -91,7 +115,7 @@ def _movielens(data_dir: Path, **_) -> Dataset | None:
 
 
 def _yelp(data_dir: Path, *, yelp_split_seed: int = 0, **_) -> Dataset | None:
-    folder = _find_data_folder(data_dir, ("user_business.dat", "user_compliment.dat"))
+    folder = _find_folder(data_dir, ("user_business.dat", "user_compliment.dat"))
     if folder is None:
         return None
     train, validation, test = load_yelp(folder, split=True, random_state=yelp_split_seed)
@@ -121,8 +145,8 @@ def _kg_features(folder: Path) -> tuple[dict, dict]:
 
 
 def _movielens_kg(data_dir: Path, **_) -> Dataset | None:
-    kg_folder = _find_data_folder(data_dir, ("ml-100k.kg", "ml-100k.link"))
-    split_folder = _find_data_folder(data_dir, ("ml-100k-r.train.csv",))
+    kg_folder = _find_folder(data_dir, ("ml-100k.kg", "ml-100k.link"))
+    split_folder = _find_folder(data_dir, ("ml-100k-r.train.csv",))
     if kg_folder is None or split_folder is None:
         return None
     actors, directors = _kg_features(kg_folder)

@@ -247,8 +247,8 @@ def rst_tables(report: dict) -> str:
             n_tokens = sweep[0][1].get("n_tokens")
             lines += [f"Figure 4 on this dataset (top_k; all = {n_tokens} tokens):", ""]
             body = [["all" if e.get("top_k") is None else str(e["top_k"]),
-                     format_cell(e["validation_rmse"]), format_cell(e["test_rmse"]), format_cell(e["test_mae"]),
-                     _epochs(e)] for _, e in sweep]  # fmt: skip
+                     format_cell(e["validation_rmse"]), format_cell(e["test_rmse"]),
+                     format_cell(e["test_mae"]), _epochs(e)] for _, e in sweep]  # fmt: skip
             header = ["top_k", "Valid RMSE", "Test RMSE", "Test MAE", "Best/run epochs"]
             lines += rst_table(header, body)
     return "\n".join(lines)

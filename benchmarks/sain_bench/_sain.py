@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sklearn_sain import SAINEncoder, SAINRegressor
-from sklearn_sain._regressor import default_encoder
 from ._common import Fitted, Row, Timer, best_on_validation
 
 # The paper's section 3.3 and Table 2 setting, with the choices the paper states.
@@ -85,6 +84,12 @@ SAIN_CONFIGS = [
     # has the option, e.g. SainConfig("sain-fm-init", "...", lambda dataset: {...}).
 ]
 
+# The parameters of the encoder SAINRegressor clones when its encoder is None (its
+# docstring: "SAINEncoder(min_ids=2) when None"); a test fits a regressor and checks
+# its encoder_ against them, so that a change of the package default cannot be
+# silently missed here.
+REGRESSOR_ENCODER_PARAMS = {"min_ids": 2}
+
 # Figure 4: RMSE against top_k on MovieLens (None = all tokens), overrides of the defaults.
 TOP_K_SWEEP = (1, 2, 4, 6, 8, 10, None)
 TOP_K_DATASETS = ("movielens",)
@@ -92,8 +97,8 @@ TOP_K_DATASETS = ("movielens",)
 
 def _encoder(dataset) -> SAINEncoder:
     """The regressor's own encoder, with the dataset's feature roles named."""
-    return default_encoder().set_params(user_features=list(dataset.user_features),
-                                        item_features=list(dataset.item_features))
+    return SAINEncoder(**REGRESSOR_ENCODER_PARAMS, user_features=list(dataset.user_features),
+                       item_features=list(dataset.item_features))
 
 
 def effective_params(config_params: dict, dataset, seed: int, ctx) -> dict:

@@ -212,6 +212,19 @@ def _tiny_dataset(n=600, seed=0):
                          ["age", "gender", "occupation"], ["genres", "year", "director"])
 
 
+def test_benchmark_encoder_is_the_regressors_own_with_the_roles_named():
+    dataset = _tiny_dataset()
+    X, y = dataset.train
+    model = SAINRegressor(max_epochs=1, device="cpu", random_state=0, choice_head=False).fit(X, y)
+    ours = _sain._encoder(dataset)
+    roles = {"user_features", "item_features"}
+    without_roles = lambda encoder: {k: v for k, v in encoder.get_params().items()  # noqa: E731
+                                     if k not in roles}  # fmt: skip
+    assert without_roles(ours) == without_roles(model.encoder_)
+    assert ours.user_features == dataset.user_features
+    assert ours.item_features == dataset.item_features
+
+
 def test_effective_params_and_shared_fits():
     dataset = _tiny_dataset()
     full = Context()

@@ -126,7 +126,7 @@ def test_ranking_task_new_items_ranks_the_held_out_items_only():
 def test_rank_by_scores_leaves_out_seen_items_and_keeps_item_order_on_ties():
     dataset = _dataset(TRAIN, VALID, TEST)
     task = _ranking.ranking_task(dataset, "test")
-    flat = lambda users: np.zeros((len(users), len(task.candidates)))
+    flat = lambda users: np.zeros((len(users), len(task.candidates)))  # noqa: E731
     lists = _ranking.rank_by_scores(task, flat)
     expected = {1: [13, 14], 3: [11, 13, 14], 4: [11, 12]}
     assert {u: r.tolist() for u, r in zip(task.users, lists)} == expected
@@ -263,7 +263,7 @@ def _make_dataset(n_users=60, n_items=40, n=1500, seed=0):
 
     X, y = make_ratings(n_users=n_users, n_items=n_items, n_ratings=n, random_state=seed)
     a, b = int(0.8 * n), int(0.9 * n)
-    split = lambda lo, hi: (X.iloc[lo:hi].reset_index(drop=True), y[lo:hi])
+    split = lambda lo, hi: (X.iloc[lo:hi].reset_index(drop=True), y[lo:hi])  # noqa: E731
     return _data.Dataset("tiny", "tiny", split(0, a), split(a, b), split(b, n),
                          ["age", "gender", "occupation"], ["genres", "year", "director"])
 
@@ -277,7 +277,7 @@ def _write_yelp(folder, n_users=60, n_items=40, seed=0):
         for item in rng.choice(n_items, rng.randint(5, 15), replace=False, p=weight / weight.sum()):
             rows.append((user, item + 1, int(np.clip(round(5 - item / 10 + rng.randn()), 1, 5))))
     folder.mkdir(parents=True)
-    write = lambda name, lines: (folder / name).write_text(
+    write = lambda name, lines: (folder / name).write_text(  # noqa: E731
         "".join("\t".join(map(str, line)) + "\n" for line in lines))
     write("user_business.dat", rows)
     write("user_compliment.dat", [(u, 1 + u % 4, 1) for u in range(1, n_users + 1)])
