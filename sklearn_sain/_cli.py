@@ -18,8 +18,7 @@ def _rmse(y_true, y_pred) -> float:
 
 
 def run_demo(args) -> int:
-    from . import SAINRegressor
-    from ._baselines import BiasOnlyRegressor
+    from . import BiasOnlyRegressor, SAINRegressor
     from .datasets import make_ratings
 
     X, y = make_ratings(n_ratings=args.n_ratings, random_state=args.seed)

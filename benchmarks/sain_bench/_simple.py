@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-# the package's own bias-only model, which its demo (python -m sklearn_sain demo) compares
-# SAIN with: a reference row, not a SAIN row, so no SAIN default can be missed through it
-from sklearn_sain._baselines import BiasOnlyRegressor
+from sklearn_sain import BiasOnlyRegressor
+
 from ._common import Fitted, Row, Timer, best_on_validation
 from ._data import seen_sides
 from ._features import SparseDesign
