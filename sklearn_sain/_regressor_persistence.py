@@ -18,6 +18,7 @@ from ._fitted import FittedSAIN
 from ._nn.torch_utils import loadable_device
 from ._persistence import safe_format as _persistence
 from ._persistence.param_json import decode_param, params_json
+from ._persistence.persistable import SavedParams
 
 # parameters added after models were first saved, each with the value that
 # describes a model trained before it existed (no implicit feedback, zero
@@ -37,21 +38,10 @@ _OLD_FITTED = ("layout_", "_module_kwargs", "module_", "device_", "target_mean_"
                "target_scale_", "target_range_", "catalog_")
 
 
-class RegressorPersistence:
+class RegressorPersistence(SavedParams):
     """``save``, ``load``, pickling and the safe-format protocol of :class:`SAINRegressor`."""
 
-    @classmethod
-    def _with_legacy_params(cls, params: dict) -> dict:
-        """``params`` of a file or pickle from an older version, completed as it behaved."""
-        return {**LEGACY_PARAMS, **params}
-
-    @classmethod
-    def _from_saved_params(cls, params: dict):
-        """An unfitted estimator with saved ``params``, refused unless fit would accept them."""
-        estimator = cls(**cls._with_legacy_params(params))
-        estimator._validate_params()
-        estimator._check_params()
-        return estimator
+    _legacy_params = LEGACY_PARAMS
 
     # ------------------------------------------------------------ safe format
     def _safe_state(self) -> tuple[dict, dict]:

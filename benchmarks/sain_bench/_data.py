@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -77,24 +76,14 @@ class Dataset:
 def _find_folder(root, needed) -> Path | None:
     """The folder at or below ``root`` closest to it that holds every file in ``needed``.
 
-    Breadth-first, so the copy closest to ``root`` wins; links to folders are
-    not followed and unreadable folders are skipped. None when none qualifies:
-    the dataset is then left out of the run.
+    None when none qualifies: the dataset is then left out of the run.
     """
-    level = [Path(root)] if Path(root).is_dir() else []
-    while level:
-        for folder in level:
-            if all((folder / name).is_file() for name in needed):
-                return folder
-        below = []
-        for folder in level:
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except OSError:
-                continue
-            below += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
-        level = below
-    return None
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    candidates = sorted({path.parent for path in root.rglob(needed[0])},
+                        key=lambda folder: (len(folder.parts), str(folder)))
+    return next((f for f in candidates if all((f / name).is_file() for name in needed)), None)
 
 
 def _is_multi(column: pd.Series) -> bool:

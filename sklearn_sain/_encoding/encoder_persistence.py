@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._persistence import safe_format as _persistence
+from .._persistence.persistable import SavedParams
 from .vocabulary_json import decode_vocabulary, encode_vocabulary
 
 # parameters added after encoders were first saved, each with the value that
@@ -30,21 +31,10 @@ _STATE = (
 _FITTED_STATE = "_fitted_state"
 
 
-class EncoderPersistence:
+class EncoderPersistence(SavedParams):
     """Pickling and the safe-format protocol of :class:`SAINEncoder`."""
 
-    @classmethod
-    def _with_legacy_params(cls, params: dict) -> dict:
-        """``params`` of a file or pickle from an older version, completed as it behaved."""
-        return {**LEGACY_ENCODER_PARAMS, **params}
-
-    @classmethod
-    def _from_saved_params(cls, params: dict):
-        """An unfitted encoder with saved ``params``, refused unless fit would accept them."""
-        encoder = cls(**cls._with_legacy_params(params))
-        encoder._validate_params()
-        encoder._check_params()
-        return encoder
+    _legacy_params = LEGACY_ENCODER_PARAMS
 
     def _safe_state(self) -> tuple[dict, dict]:
         """The fitted state as JSON values (and no tensors)."""

@@ -34,6 +34,29 @@ def persistable(cls: type) -> type:
     return cls
 
 
+class SavedParams:
+    """The two classmethods of :func:`persistable` that read saved parameters.
+
+    A class sets ``_legacy_params``: the values its older versions behaved
+    with for the parameters they did not have yet.
+    """
+
+    _legacy_params: dict = {}
+
+    @classmethod
+    def _with_legacy_params(cls, params: dict) -> dict:
+        """``params`` of a file or pickle from an older version, completed as it behaved."""
+        return {**cls._legacy_params, **params}
+
+    @classmethod
+    def _from_saved_params(cls, params: dict):
+        """An unfitted instance with saved ``params``, refused unless fit would accept them."""
+        instance = cls(**cls._with_legacy_params(params))
+        instance._validate_params()
+        instance._check_params()
+        return instance
+
+
 def persistable_class(name: str) -> type:
     """The registered class called ``name``; a ``ValueError`` for any other name."""
     try:
