@@ -819,6 +819,18 @@ def test_old_pickles_of_the_live_attributes_still_load(fitted, data):
     np.testing.assert_array_equal(old.predict(X), fitted.predict(X))
 
 
+def test_pickles_from_before_the_encoding_folder_still_load(fitted, data):
+    # SAINEncoder lived in sklearn_sain._encoder; pickles (and Pipelines) name that module
+    X, _ = data
+    # protocol 2 names a class as text ("c<module>\n<name>\n") and has no frame lengths to edit
+    new_bytes = pickle.dumps(fitted.encoder_, protocol=2)
+    old_bytes = new_bytes.replace(b"csklearn_sain._encoding.encoder\nSAINEncoder\n",
+                                  b"csklearn_sain._encoder\nSAINEncoder\n")
+    assert old_bytes != new_bytes
+    old = pickle.loads(old_bytes)
+    pd.testing.assert_frame_equal(old.transform(X), fitted.encoder_.transform(X))
+
+
 def test_skops_round_trips_fitted_estimators_trusting_only_sklearn_sain(fitted, data, tmp_path):
     sio = pytest.importorskip("skops.io")
     from sklearn.pipeline import make_pipeline

@@ -174,6 +174,8 @@ def load(path, *, device=None):
 SKOPS_TRUSTED_TYPES = [
     "sklearn_sain._regressor.SAINRegressor",
     "sklearn_sain._encoding.encoder.SAINEncoder",
+    # where SAINEncoder lived before the encoding layer had its folder (see _encoder.py)
+    "sklearn_sain._encoder.SAINEncoder",
 ]
 
 
