@@ -315,6 +315,7 @@ def _train(params, fitted, train_rows, valid_rows, rng, on_batch) -> History:
         verbose=params.verbose,
         predict_batch_size=fitted.rows_per_batch(),
         cold_start_weight=params.cold_start_weight,
+        content_anchor=params.content_anchor,
         on_batch=on_batch,
     )
 

@@ -110,6 +110,15 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         cold-start predictions take, and nothing else; without them that
         path is never trained, and predictions for new items were worse
         than each user's mean rating. 0 trains known ids only, as the paper.
+    content_anchor : float, default=1e-2
+        Weight of a penalty on the squared distance between each known id's
+        feedback vector X_CF and its row's content vector X̄ (averaged over
+        a batch's rows, like ``l2_reg``). It pulls the two towards each
+        other: an id with few ratings keeps a feedback vector close to what
+        its features say, and the content vectors learn to say what the ids
+        learned, which is what an unseen id's prediction rests on. Training
+        only; 0 leaves them apart, as the paper. A side without features is
+        not affected. See the cold-start page of the documentation.
     id_dropout : float, default=0.0
         Share of the user ids and, independently, of the item ids that each
         training batch replaces by the unknown id (DropoutNet, Volkovs et
@@ -266,6 +275,7 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         "bias_init": [StrOptions(set(BIAS_INITS))],
         "content_bias": ["boolean"],
         "cold_start_weight": [non_negative()],
+        "content_anchor": [non_negative()],
         "id_dropout": [share()],
         "token_dropout": [share()],
         "choice_head": ["boolean"],
@@ -302,6 +312,7 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         bias_init="ridge",
         content_bias=True,
         cold_start_weight=1.0,
+        content_anchor=1e-2,
         id_dropout=0.0,
         token_dropout=0.0,
         choice_head=True,
@@ -334,6 +345,7 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         self.bias_init = bias_init
         self.content_bias = content_bias
         self.cold_start_weight = cold_start_weight
+        self.content_anchor = content_anchor
         self.id_dropout = id_dropout
         self.token_dropout = token_dropout
         self.choice_head = choice_head

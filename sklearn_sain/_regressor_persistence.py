@@ -22,10 +22,11 @@ from ._persistence.persistable import SavedParams
 
 # parameters added after models were first saved, each with the value that
 # describes a model trained before it existed (no implicit feedback, zero
-# starting biases, no cold-start parts, no choice head): see _with_legacy_params
+# starting biases, no cold-start parts, no choice head, no content anchor): see
+# _with_legacy_params
 LEGACY_PARAMS = {"implicit_feedback": False, "implicit_max_links": 256, "bias_init": "zeros",
                  "content_bias": False, "cold_start_weight": 0.0, "id_dropout": 0.0,
-                 "token_dropout": 0.0, "choice_head": False}
+                 "token_dropout": 0.0, "choice_head": False, "content_anchor": 0.0}
 
 # the key of the fitted state (a safe-format file as bytes) in __getstate__
 _FITTED_STATE = "_fitted_state"

@@ -26,6 +26,7 @@ PAPER_CONFIGURATION = dict(
     top_k=8, n_heads=2, embed_dim=64, feature_dim=16, dropout=0.1, norm="batch",
     top_k_at_predict=True, loss="rmse", learning_rate=1e-3, batch_size=128, max_epochs=25,
     implicit_feedback=False, bias_init="zeros", content_bias=False, cold_start_weight=0.0,
+    content_anchor=0.0,
 )  # fmt: skip
 
 
@@ -63,8 +64,9 @@ SAIN_CONFIGS = [
     # and new-users too).
     SainConfig("sain-no-cold-start",
                "SAIN defaults without the cold-start parts (content_bias=False, "
-               "cold_start_weight=0, min_ids=1)",
+               "cold_start_weight=0, content_anchor=0, min_ids=1)",
                lambda dataset: {"content_bias": False, "cold_start_weight": 0.0,
+                                "content_anchor": 0.0,
                                 "encoder": _encoder(dataset).set_params(min_ids=1)},
                note="the defaults before the cold-start work: the cold path (alpha_CF = 0, the "
                     "unknown id's bias, unknown values) is never trained"),
@@ -73,6 +75,8 @@ SAIN_CONFIGS = [
                note="values of a single user or item keep their own token"),
     SainConfig("sain-no-cold-loss", "SAIN defaults, cold_start_weight=0 (no cold-start scores)",
                {"cold_start_weight": 0.0}),
+    SainConfig("sain-no-anchor", "SAIN defaults, content_anchor=0 (feedback and content vectors "
+               "not pulled together)", {"content_anchor": 0.0}),
     SainConfig("sain-no-content-bias", "SAIN defaults, content_bias=False (id biases only)",
                {"content_bias": False},
                note="no bias predicted from the side features: an unseen id gets the unknown "

@@ -46,7 +46,7 @@ from .feedback_vectors import FeedbackVectors
 from .layers import NORMS, FeatureInteraction, FieldPooling, SharedFieldEmbedding
 from .randomness import Dropout, blank, init_linear_, random_mask
 
-__all__ = ["NORMS", "SAINModule", "SAINOutput", "SideContent"]
+__all__ = ["NORMS", "Penalties", "SAINModule", "SAINOutput", "SideContent"]
 
 
 class SAINOutput(NamedTuple):
@@ -58,6 +58,13 @@ class SAINOutput(NamedTuple):
     alpha_user: torch.Tensor  # Eq. 7 weight of the feedback vector, users
     alpha_item: torch.Tensor  # ... and items
     attention: torch.Tensor | None  # (batch, heads, slots, slots) when asked for
+
+
+class Penalties(NamedTuple):
+    """The penalties of a training batch, each a sum over its rows divided by the batch size."""
+
+    l2: torch.Tensor  # squared norms of the embedding rows the batch gathered
+    anchor: torch.Tensor  # squared distance of each known feedback vector to its content vector
 
 
 class SAINModule(FeedbackVectors, ContentPath, nn.Module):
@@ -271,7 +278,7 @@ class SAINModule(FeedbackVectors, ContentPath, nn.Module):
 
     def _scores(self, users, items, rows, apply_top_k: bool, with_penalty: bool = False,
                 need_weights: bool = True, cold_scores: bool = False):  # fmt: skip
-        """The scores stacked ``(3, batch)``, alphas, attention and the L2 penalty.
+        """The scores stacked ``(3, batch)``, alphas, attention and the :class:`Penalties`.
 
         With ``cold_scores``, two more rows follow: the combined score with the
         item, then with the user, taken for an unseen one (see :meth:`_cold_score`).
@@ -311,11 +318,20 @@ class SAINModule(FeedbackVectors, ContentPath, nn.Module):
             scores = torch.cat((scores, cold))  # (5, batch)
         penalty = None
         if with_penalty:
+            batch = max(users.shape[0], 1)
             # the vectors the batch used (implicit sums included), as gathered above
-            penalty = user_cf.square().sum() + item_cf.square().sum()
+            l2 = user_cf.square().sum() + item_cf.square().sum()
             if x is not None:
-                penalty = penalty + x.square().sum()
-            penalty = penalty / max(users.shape[0], 1)
+                l2 = l2 + x.square().sum()
+            anchor = l2.new_zeros(())
+            for ids, cf, content in ((users, user_cf, user_content),
+                                     (items, item_cf, item_content)):  # fmt: skip
+                if content is not None:
+                    # pulls X_CF of a known id and X̄ of its row towards each other:
+                    # an id with few ratings stays near what its features say
+                    distance = (cf - content).square().sum(-1)
+                    anchor = anchor + torch.where(ids > UNKNOWN_ID, distance, 0).sum()
+            penalty = Penalties(l2 / batch, anchor / batch)
         return scores, alpha_user, alpha_item, weights, penalty
 
     @staticmethod
@@ -392,15 +408,15 @@ class SAINModule(FeedbackVectors, ContentPath, nn.Module):
         return self.forward_rows(users, items, self.token_rows(tokens), return_attention)
 
     def training_terms(self, users, items, rows, cold_scores: bool = False):
-        """Stacked scores ``(3, batch)`` (combined, content, preference) and the L2 penalty.
+        """Stacked scores ``(3, batch)`` (combined, content, preference) and the :class:`Penalties`.
 
         What one training step needs, from global feature rows, with the
-        penalty computed from the embedding rows the forward pass gathered.
+        penalties computed from the vectors the forward pass gathered.
         With ``cold_scores`` the scores are ``(5, batch)``: the combined score
         for an unseen item, then for an unseen user, follow.
         """
-        scores, _, _, _, penalty = self._scores(users, items, rows, self.training or
-                                                self.top_k_at_predict, with_penalty=True,
-                                                need_weights=False,
-                                                cold_scores=cold_scores)  # fmt: skip
-        return scores, penalty
+        scores, _, _, _, penalties = self._scores(users, items, rows, self.training or
+                                                  self.top_k_at_predict, with_penalty=True,
+                                                  need_weights=False,
+                                                  cold_scores=cold_scores)  # fmt: skip
+        return scores, penalties

@@ -221,6 +221,7 @@ def train_module(
     verbose: int = 0,
     predict_batch_size: int | None = None,
     cold_start_weight: float = 0.0,
+    content_anchor: float = 0.0,
     on_batch=None,
 ) -> History:
     """Train ``module`` in place and return its history.
@@ -246,6 +247,10 @@ def train_module(
     A positive ``cold_start_weight`` adds, with that weight, the errors of the
     combined score as it would be for an unseen item and for an unseen user
     (:meth:`SAINModule.training_terms` with ``cold_scores``) to the loss.
+
+    ``content_anchor`` weighs :attr:`Penalties.anchor`, the squared distance
+    of each known id's feedback vector to its row's content vector, as
+    ``l2_reg`` weighs :attr:`Penalties.l2`.
 
     ``on_batch``, when given, is called with no argument before each batch
     (the thread policy of :func:`sklearn_sain._threads.torch_threads` looks
@@ -276,13 +281,15 @@ def train_module(
                 progress.update(n_batches * batch_size)
             if on_batch is not None:
                 on_batch()
-            scores, penalty = module.training_terms(users, items, rows, cold)
+            scores, penalties = module.training_terms(users, items, rows, cold)
             batch_loss = stacked_loss(scores[:3], target, loss, weight)
             if cold:
                 cold_loss = stacked_loss(scores[3:], target, loss, weight)
                 batch_loss = batch_loss + cold_start_weight * cold_loss
             if l2_reg:
-                batch_loss = batch_loss + l2_reg * penalty
+                batch_loss = batch_loss + l2_reg * penalties.l2
+            if content_anchor:
+                batch_loss = batch_loss + content_anchor * penalties.anchor
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             optimizer.step()

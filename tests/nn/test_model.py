@@ -7,6 +7,7 @@ import torch
 
 from sklearn_sain._nn.attention import TopKSelfAttention
 from sklearn_sain._nn.layers import FieldPooling, MaskedBatchNorm, SharedFieldEmbedding
+from sklearn_sain._encoding.ids import UNKNOWN_ID
 from sklearn_sain._nn.model import SAINModule
 
 
@@ -201,8 +202,29 @@ def l2_of_batch_rows(module, users, items, tokens):
 def test_l2_penalty_counts_batch_rows():
     module = make_module()
     users, items, tokens = batch()
-    _, penalty = module.training_terms(users, items, module.token_rows(tokens))
-    torch.testing.assert_close(penalty, l2_of_batch_rows(module, users, items, tokens))
+    _, penalties = module.training_terms(users, items, module.token_rows(tokens))
+    torch.testing.assert_close(penalties.l2, l2_of_batch_rows(module, users, items, tokens))
+
+
+def test_anchor_penalty_is_the_distance_of_known_feedback_vectors_to_content():
+    module = make_module()  # eval mode: no dropout, the same content vectors as content()
+    users, items, tokens = batch()
+    users = users.clone()
+    users[0] = UNKNOWN_ID  # an unknown id is not anchored: it has no feedback vector of its own
+    _, penalties = module.training_terms(users, items, module.token_rows(tokens))
+    user_content, item_content = module.content(tokens, module.top_k_at_predict)
+    known = (users > UNKNOWN_ID).float()
+    expected = (((module.user_vectors(users) - user_content.vector).square().sum(-1) * known)
+                + (module.item_vectors(items) - item_content.vector).square().sum(-1)).mean()
+    torch.testing.assert_close(penalties.anchor, expected)
+    assert penalties.anchor > 0
+
+
+def test_anchor_penalty_is_zero_without_features():
+    module = make_module(vocabulary_sizes=[], field_roles=[], field_widths=[])
+    users, items, _ = batch()
+    _, penalties = module.training_terms(users, items, torch.zeros(3, 0, dtype=torch.long))
+    assert penalties.anchor == 0
 
 
 def test_user_fields_must_precede_item_fields():
@@ -361,9 +383,9 @@ def test_training_terms_are_the_scores_and_the_penalty():
     torch.manual_seed(0)
     out = module(users, items, tokens)
     torch.manual_seed(0)
-    scores, penalty = module.training_terms(users, items, module.token_rows(tokens))
+    scores, penalties = module.training_terms(users, items, module.token_rows(tokens))
     torch.testing.assert_close(scores, torch.stack([out.combined, out.content, out.preference]))
-    torch.testing.assert_close(penalty, l2_of_batch_rows(module, users, items, tokens))
+    torch.testing.assert_close(penalties.l2, l2_of_batch_rows(module, users, items, tokens))
 
 
 @pytest.mark.gpu
@@ -384,8 +406,8 @@ def test_cuda_forward_matches_cpu():
 def test_cuda_training_step_reaches_every_part():
     module = make_module(top_k=2, dropout=0.1).to("cuda").train()
     users, items, tokens = (t.cuda() for t in batch())
-    scores, penalty = module.training_terms(users, items, module.token_rows(tokens))
-    (scores.sum() + penalty).backward()
+    scores, penalties = module.training_terms(users, items, module.token_rows(tokens))
+    (scores.sum() + penalties.l2 + penalties.anchor).backward()
     assert module.interaction.attention.to_qkv.weight.grad.abs().sum() > 0
     assert module.features.table.weight.grad[0].abs().sum() == 0
 
