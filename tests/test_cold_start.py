@@ -1,8 +1,8 @@
 """Cold start: predictions for users and items unseen in fit come from their features.
 
-The content bias and the cold-start scores in the loss (``content_bias``,
-``cold_start_weight``) train the path such predictions take; without them it
-is never trained. Small synthetic data whose items (users) differ by their
+The content bias, the cold-start scores in the loss and the content anchor
+(``content_bias``, ``cold_start_weight``, ``content_anchor``) train the path
+such predictions take; without them it is never trained. Small synthetic data whose items (users) differ by their
 features: held-out ids must be predicted far better than by the mean rating
 of the known side, and better than without the cold-start training.
 """
@@ -15,7 +15,7 @@ from sklearn_sain import SAINRegressor
 from sklearn_sain.datasets import make_ratings
 
 FAST = dict(max_epochs=10, device="cpu", random_state=0)
-WITHOUT_COLD_START = dict(content_bias=False, cold_start_weight=0.0)
+WITHOUT_COLD_START = dict(content_bias=False, cold_start_weight=0.0, content_anchor=0.0)
 
 
 def _hold_out(side: str, n_held: int):
@@ -65,6 +65,9 @@ def test_cold_start_parameters_are_validated():
                                 ({"cold_start_weight": "1"}, TypeError, "cold_start_weight"),
                                 ({"id_dropout": 1.0}, ValueError, "id_dropout"),
                                 ({"token_dropout": -0.1}, ValueError, "token_dropout"),
-                                ({"content_bias": "yes"}, TypeError, "content_bias")]:
+                                ({"content_bias": "yes"}, TypeError, "content_bias"),
+                                ({"content_anchor": -1e-3}, ValueError, "content_anchor"),
+                                ({"content_anchor": True}, TypeError, "content_anchor")]:
         with pytest.raises(error, match=name):
             SAINRegressor(**{**FAST, "max_epochs": 1, **params}).fit(X_train, y_train)
+

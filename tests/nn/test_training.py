@@ -211,3 +211,19 @@ def test_verbose_2_prints_progress_within_epochs(capsys, monkeypatch):
     pattern = r"epoch +1 \| +\d+% \| [\d,]+ rows/s \| \d+s left in the epoch"
     assert all(re.fullmatch(pattern, line) for line in progress), progress
     assert re.fullmatch(r"epoch +1 \| train loss [\d.]+ \| [\d.]+s", lines[-1])
+
+
+def _anchor_distance(module, rows):
+    module.eval()
+    with torch.no_grad():
+        _, penalties = module.training_terms(rows.users, rows.items, module.token_rows(rows.tokens))
+    return float(penalties.anchor)
+
+
+def test_content_anchor_pulls_feedback_and_content_vectors_together():
+    rows = tiny_rows(n=256)
+    free, anchored = tiny_module(), tiny_module()
+    fit(free, rows, max_epochs=5)
+    fit(anchored, rows, max_epochs=5, content_anchor=1.0)
+    assert _anchor_distance(anchored, rows) < 0.5 * _anchor_distance(free, rows)
+
