@@ -28,8 +28,6 @@ LEGACY_PARAMS = {"implicit_feedback": False, "implicit_max_links": 256, "bias_in
                  "content_bias": False, "cold_start_weight": 0.0, "id_dropout": 0.0,
                  "token_dropout": 0.0, "choice_head": False, "content_anchor": 0.0}
 
-# the key of the fitted state (a safe-format file as bytes) in __getstate__
-_FITTED_STATE = "_fitted_state"
 # every fitted attribute the safe format holds; a fit that sets another one
 # must be refused by save rather than silently lose it
 _SAVED = ("n_features_in_", "feature_names_in_", "encoder_", "loss_curve_",
@@ -97,20 +95,14 @@ class RegressorPersistence(SavedParams):
         if "_fitted" not in state:
             return state
         # the fitted state as a safe-format file: numpy bytes that any device
-        # (and skops, which refuses tensors) can load
-        array = _persistence.fitted_state_array(self)
-        if array is None:  # a parameter the format cannot hold: FittedSAIN pickles itself
-            return state
-        for name in [name for name in state if name.endswith("_") or name == "_fitted"]:
-            del state[name]
-        state[_FITTED_STATE] = array
-        return state
+        # (and skops, which refuses tensors) can load; where the format cannot
+        # hold a parameter, FittedSAIN pickles itself
+        return _persistence.pickled_state(
+            self, state, lambda name: name.endswith("_") or name == "_fitted"
+        )
 
     def __setstate__(self, state):
-        state = dict(state)
-        if _FITTED_STATE in state:
-            state.update(_persistence.fitted_attributes(state.pop(_FITTED_STATE)))
-        state = self._with_legacy_params(state)
+        state = self._with_legacy_params(_persistence.unpickled_state(state))
         if "module_" in state:  # a pickle from before FittedSAIN: the state as attributes
             old = {name: state.pop(name) for name in _OLD_FITTED if name in state}
             state["_fitted"] = _fitted_from_attributes(old)

@@ -27,8 +27,6 @@ _STATE = (
     "item_features_", "_positions", "multi_valued_", "field_widths_", "vocabularies_",
     "vocabulary_sizes_", "context_features_",
 )
-# the key of the fitted state (a safe-format file as bytes) in __getstate__
-_FITTED_STATE = "_fitted_state"
 
 
 class EncoderPersistence(SavedParams):
@@ -94,17 +92,13 @@ class EncoderPersistence(SavedParams):
         if "vocabularies_" not in state:
             return state
         # numpy bytes of the safe format instead of pandas indexes: skops can save them
-        array = _persistence.fitted_state_array(self)
-        if array is not None:
-            state = {k: v for k, v in state.items() if not (k.endswith("_") or k == "_positions")}
-            state[_FITTED_STATE] = array
-        return state
+        return _persistence.pickled_state(
+            self, state, lambda name: name.endswith("_") or name == "_positions"
+        )
 
     def __setstate__(self, state):
-        state = dict(state)
-        if _FITTED_STATE in state:
-            state.update(_persistence.fitted_attributes(state.pop(_FITTED_STATE)))
-        state = self._with_legacy_params(state)  # pickles from before a parameter
+        # pickles from before a parameter get the value they behaved with
+        state = self._with_legacy_params(_persistence.unpickled_state(state))
         if "user_col_" in state:  # a fitted encoder
             state = {**LEGACY_ENCODER_STATE, **state}
         self.__dict__.update(state)

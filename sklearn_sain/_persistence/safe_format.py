@@ -179,6 +179,10 @@ SKOPS_TRUSTED_TYPES = [
 ]
 
 
+# the key under which a pickle keeps the fitted state as safe-format bytes
+FITTED_STATE_KEY = "_fitted_state"
+
+
 def fitted_state_array(estimator):
     """The fitted state of ``estimator`` as the bytes of a safe-format file (a uint8 array).
 
@@ -202,6 +206,28 @@ def fitted_attributes(array) -> dict:
     loaded = load(io.BytesIO(np.asarray(array, dtype=np.uint8).tobytes()))
     params = loaded.get_params(deep=False)
     return {name: value for name, value in vars(loaded).items() if name not in params}
+
+
+def pickled_state(estimator, state: dict, is_fitted) -> dict:
+    """``state`` with the attributes ``is_fitted(name)`` names replaced by the safe-format bytes.
+
+    ``state`` itself when the format cannot hold ``estimator`` (see
+    :func:`fitted_state_array`): the object is then pickled as it is.
+    """
+    array = fitted_state_array(estimator)
+    if array is None:
+        return state
+    state = {name: value for name, value in state.items() if not is_fitted(name)}
+    state[FITTED_STATE_KEY] = array
+    return state
+
+
+def unpickled_state(state: dict) -> dict:
+    """A copy of a pickled ``state`` with its safe-format bytes, if any, back as attributes."""
+    state = dict(state)
+    if FITTED_STATE_KEY in state:
+        state.update(fitted_attributes(state.pop(FITTED_STATE_KEY)))
+    return state
 
 
 # ---------------------------------------------------------------- file level
