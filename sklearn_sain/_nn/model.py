@@ -295,12 +295,11 @@ class SAINModule(FeedbackVectors, ContentPath, nn.Module):
         user_bias, user_cold_bias = self._side_bias(users, self.user_bias, user_content)
         item_bias, item_cold_bias = self._side_bias(items, self.item_bias, item_content)
         user_content, item_content = side_vector(user_content), side_vector(item_content)
-        user, user_bar, alpha_user = self.integrate(
-            user_cf, user_content, (users > UNKNOWN_ID).to(user_cf.dtype)
-        )
-        item, item_bar, alpha_item = self.integrate(
-            item_cf, item_content, (items > UNKNOWN_ID).to(item_cf.dtype)
-        )
+        # 1 for a known id, 0 for the unknown one: it has no feedback vector of its own
+        user_known = (users > UNKNOWN_ID).to(user_cf.dtype)
+        item_known = (items > UNKNOWN_ID).to(item_cf.dtype)
+        user, user_bar, alpha_user = self.integrate(user_cf, user_content, user_known)
+        item, item_bar, alpha_item = self.integrate(item_cf, item_content, item_known)
         # combined (Eq. 9), content and preference scores in one product
         sides_user = torch.stack((user, user_bar, user_cf))  # (3, batch, embed_dim)
         sides_item = torch.stack((item, item_bar, item_cf))
@@ -324,13 +323,12 @@ class SAINModule(FeedbackVectors, ContentPath, nn.Module):
             if x is not None:
                 l2 = l2 + x.square().sum()
             anchor = l2.new_zeros(())
-            for ids, cf, content in ((users, user_cf, user_content),
-                                     (items, item_cf, item_content)):  # fmt: skip
+            for known, cf, content in ((user_known, user_cf, user_content),
+                                       (item_known, item_cf, item_content)):  # fmt: skip
                 if content is not None:
                     # pulls X_CF of a known id and X̄ of its row towards each other:
                     # an id with few ratings stays near what its features say
-                    distance = (cf - content).square().sum(-1)
-                    anchor = anchor + torch.where(ids > UNKNOWN_ID, distance, 0).sum()
+                    anchor = anchor + ((cf - content).square().sum(-1) * known).sum()
             penalty = Penalties(l2 / batch, anchor / batch)
         return scores, alpha_user, alpha_item, weights, penalty
 
