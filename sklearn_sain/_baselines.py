@@ -114,9 +114,7 @@ class BiasOnlyRegressor(RegressorMixin, BaseEstimator):
             The fitted model.
         """
         users, items = self._ids(X)
-        if y is None:
-            raise ValueError("BiasOnlyRegressor requires y to be passed, but the target y is None")
-        y = check_target(y, len(users))
+        y = check_target(y, len(users), estimator="BiasOnlyRegressor")
         for column, ids in ((self.user_col, users), (self.item_col, items)):
             missing = np.flatnonzero(pd.isna(ids))
             if len(missing):

@@ -54,10 +54,10 @@ class TrainingDivergedError(ValueError, FloatingPointError):
     """
 
 
-def check_target(y, n_rows=None, name="y"):
+def check_target(y, n_rows=None, name="y", estimator="SAINRegressor"):
     """``y`` as a finite float64 1-D array with one value per row of ``X``."""
     if y is None:
-        raise ValueError(f"SAINRegressor requires y to be passed, but the target {name} is None")
+        raise ValueError(f"{estimator} requires y to be passed, but the target {name} is None")
     # not np.ndim: array-likes that refuse numpy functions must still pass
     scalar = isinstance(y, (numbers.Number, np.generic)) or getattr(y, "ndim", 1) == 0
     if scalar or isinstance(y, (str, bytes, dict, set, frozenset)):
