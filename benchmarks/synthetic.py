@@ -87,8 +87,9 @@ def rmse(pred, y) -> float:
     return float(np.sqrt(np.mean((np.clip(pred, 1, 5) - y) ** 2)))
 
 
-def run(name: str, scale: float, sain_params: dict) -> dict:
-    X, y, params, (train, valid, test) = synthetic_splits(scale)
+def run(name: str, scale: float, sain_params: dict, data=None) -> dict:
+    """One row; ``data`` is :func:`synthetic_splits` of ``scale``, drawn here when not given."""
+    X, y, params, (train, valid, test) = data if data is not None else synthetic_splits(scale)
     split = lambda idx, cols=None: ((X if cols is None else X[cols]).iloc[idx].reset_index(drop=True),  # noqa: E731
                                     y[idx])  # fmt: skip
     started, extra = time.perf_counter(), {}
@@ -131,8 +132,9 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    data = synthetic_splits(args.scale)  # drawn once for every row
     for name in args.models:
-        print(json.dumps(run(name, args.scale, args.params)), flush=True)
+        print(json.dumps(run(name, args.scale, args.params, data)), flush=True)
     return 0
 
 
