@@ -316,6 +316,7 @@ def _train(params, fitted, train_rows, valid_rows, rng, on_batch) -> History:
         predict_batch_size=fitted.rows_per_batch(),
         cold_start_weight=params.cold_start_weight,
         content_anchor=params.content_anchor,
+        id_weight_decay=params.id_weight_decay,
         on_batch=on_batch,
     )
 

@@ -144,6 +144,18 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
     l2_reg : float, default=1e-4
         L2 penalty on the embedding rows used by each batch (for the
         feedback vectors, on the vectors with their implicit sums).
+    id_weight_decay : float in [0, 1), default=0.15
+        Share of its value that each id vector loses to decoupled weight
+        decay (AdamW, Loshchilov and Hutter, ICLR 2019) over one epoch. It
+        acts on the id tables (the user and item id vectors and the
+        implicit-feedback tables) at every optimizer step, whether or not
+        the batch used a row, in equal steps that compound to this share per
+        epoch, whatever the number of rows and the batch size. ``l2_reg``
+        acts through the gradient, which Adam rescales per row, so it hardly
+        reaches the vector of a rarely seen id; this decay does, and such a
+        vector stays near zero unless its ratings keep pulling it away, as
+        under a prior. See :doc:`/benchmarks` for what it changed. 0 is
+        plain Adam, as the paper.
     learning_rate : float, default=3e-4
         Adam step size. The paper uses 1e-3; with implicit feedback the
         model overfits within two or three epochs at that rate. With the
@@ -280,6 +292,7 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         "token_dropout": [share()],
         "choice_head": ["boolean"],
         "l2_reg": [non_negative()],
+        "id_weight_decay": [share()],
         "learning_rate": [positive()],
         "batch_size": [count()],
         "max_epochs": [count()],
@@ -317,6 +330,7 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         token_dropout=0.0,
         choice_head=True,
         l2_reg=1e-4,
+        id_weight_decay=0.15,
         learning_rate=3e-4,
         batch_size=128,
         max_epochs=50,
@@ -350,6 +364,7 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         self.token_dropout = token_dropout
         self.choice_head = choice_head
         self.l2_reg = l2_reg
+        self.id_weight_decay = id_weight_decay
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs

@@ -22,11 +22,12 @@ from ._persistence.persistable import SavedParams
 
 # parameters added after models were first saved, each with the value that
 # describes a model trained before it existed (no implicit feedback, zero
-# starting biases, no cold-start parts, no choice head, no content anchor): see
+# starting biases, no cold-start parts, no choice head, no content anchor, plain Adam): see
 # _with_legacy_params
 LEGACY_PARAMS = {"implicit_feedback": False, "implicit_max_links": 256, "bias_init": "zeros",
                  "content_bias": False, "cold_start_weight": 0.0, "id_dropout": 0.0,
-                 "token_dropout": 0.0, "choice_head": False, "content_anchor": 0.0}
+                 "token_dropout": 0.0, "choice_head": False, "content_anchor": 0.0,
+                 "id_weight_decay": 0.0}
 
 # every fitted attribute the safe format holds; a fit that sets another one
 # must be refused by save rather than silently lose it

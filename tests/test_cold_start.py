@@ -67,7 +67,10 @@ def test_cold_start_parameters_are_validated():
                                 ({"token_dropout": -0.1}, ValueError, "token_dropout"),
                                 ({"content_bias": "yes"}, TypeError, "content_bias"),
                                 ({"content_anchor": -1e-3}, ValueError, "content_anchor"),
-                                ({"content_anchor": True}, TypeError, "content_anchor")]:
+                                ({"content_anchor": True}, TypeError, "content_anchor"),
+                                ({"id_weight_decay": 1.0}, ValueError, "id_weight_decay"),
+                                ({"id_weight_decay": -0.1}, ValueError, "id_weight_decay"),
+                                ({"id_weight_decay": "1"}, TypeError, "id_weight_decay")]:
         with pytest.raises(error, match=name):
             SAINRegressor(**{**FAST, "max_epochs": 1, **params}).fit(X_train, y_train)
 

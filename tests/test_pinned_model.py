@@ -80,3 +80,9 @@ def test_pinned_model_explains(pinned, reference):
     assert set(explanation.attention["row"]) == set(range(len(queries)))
     sums = explanation.attention.groupby(["row", "head", "query_pos"])["weight"].sum()
     np.testing.assert_allclose(sums, 1.0, rtol=1e-5)
+
+
+def test_pinned_model_describes_how_it_was_trained(pinned):
+    # parameters added after the file was written take the value of a model trained without them
+    assert pinned.id_weight_decay == 0.0
+    assert SAINRegressor().id_weight_decay > 0  # not the current default

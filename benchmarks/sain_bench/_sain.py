@@ -26,7 +26,7 @@ PAPER_CONFIGURATION = dict(
     top_k=8, n_heads=2, embed_dim=64, feature_dim=16, dropout=0.1, norm="batch",
     top_k_at_predict=True, loss="rmse", learning_rate=1e-3, batch_size=128, max_epochs=25,
     implicit_feedback=False, bias_init="zeros", content_bias=False, cold_start_weight=0.0,
-    content_anchor=0.0,
+    content_anchor=0.0, id_weight_decay=0.0,
 )  # fmt: skip
 
 
@@ -77,6 +77,9 @@ SAIN_CONFIGS = [
                {"cold_start_weight": 0.0}),
     SainConfig("sain-no-anchor", "SAIN defaults, content_anchor=0 (feedback and content vectors "
                "not pulled together)", {"content_anchor": 0.0}),
+    SainConfig("sain-no-id-decay", "SAIN defaults, id_weight_decay=0 (plain Adam)",
+               {"id_weight_decay": 0.0},
+               note="id vectors regularised by l2_reg alone, which Adam rescales per row"),
     SainConfig("sain-no-content-bias", "SAIN defaults, content_bias=False (id biases only)",
                {"content_bias": False},
                note="no bias predicted from the side features: an unseen id gets the unknown "

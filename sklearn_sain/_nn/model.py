@@ -246,6 +246,18 @@ class SAINModule(FeedbackVectors, ContentPath, nn.Module):
             if isinstance(module, Dropout):
                 module.generator = generator
 
+    def id_tables(self) -> list[nn.Parameter]:
+        """The tables of per-id vectors of the rating path: ids and implicit feedback.
+
+        What ``id_weight_decay`` decays: each row belongs to one id, and the
+        row of a rarely seen id is what a penalty through the gradient hardly
+        reaches. The biases are not among them (they start from the ridge fit).
+        """
+        tables = [self.user_cf.weight, self.item_cf.weight]
+        if self.implicit_feedback:
+            tables += [self.user_implicit.table.weight, self.item_implicit.table.weight]
+        return tables
+
     @torch.no_grad()
     def set_biases(self, global_bias: float, user_bias, item_bias) -> None:
         """Start the global, user and item biases at given values (one per table row)."""

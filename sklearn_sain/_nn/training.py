@@ -130,21 +130,50 @@ def stacked_loss(scores: torch.Tensor, target: torch.Tensor, kind: str,
     return mse.sum()
 
 
-def make_optimizer(parameters, learning_rate: float) -> torch.optim.Optimizer:
+def make_optimizer(parameters, learning_rate: float, decayed=(),
+                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """Adam, as one fused kernel over all parameters where torch supports it on their device.
+
+    With ``weight_decay``, the parameters in ``decayed`` (a subset of
+    ``parameters``) are decayed as AdamW decays them; the others, and all of
+    them when it is 0, are stepped by plain Adam.
 
     The fused step costs a third of the default (multi-tensor) one on this
     model's twenty small tensors (0.35 against 0.93 ms on the MovieLens
     network, one CPU thread).
     """
     parameters = list(parameters)
+    if weight_decay:
+        decayed_ids = {id(p) for p in decayed}
+        groups = [{"params": [p for p in parameters if id(p) in decayed_ids],
+                   "weight_decay": weight_decay},
+                  {"params": [p for p in parameters if id(p) not in decayed_ids],
+                   "weight_decay": 0.0}]  # fmt: skip
+        kind = torch.optim.AdamW
+    else:
+        groups, kind = parameters, torch.optim.Adam
     devices = {p.device.type for p in parameters}
     if len(devices) == 1 and devices <= {"cpu", "cuda"}:
         try:
-            return torch.optim.Adam(parameters, lr=learning_rate, fused=True)
+            return kind(groups, lr=learning_rate, fused=True)
         except (RuntimeError, TypeError, ValueError):
             pass  # a torch without the fused kernel for this device
-    return torch.optim.Adam(parameters, lr=learning_rate)
+    return kind(groups, lr=learning_rate)
+
+
+def _per_step_decay(share_per_epoch: float, steps_per_epoch: int, learning_rate: float) -> float:
+    """AdamW's ``weight_decay`` that multiplies a parameter by ``1 - share_per_epoch`` per epoch.
+
+    AdamW multiplies the decayed parameters by ``1 - learning_rate *
+    weight_decay`` at each step. Stated per epoch, the decay means the same
+    on a thousand rows and on ten million, where a per-step coefficient
+    would shrink the ids of the larger data set thousands of times more per
+    epoch, faster than their ratings can grow them from their small start.
+    """
+    if not share_per_epoch:
+        return 0.0
+    per_step = 1.0 - (1.0 - share_per_epoch) ** (1.0 / max(steps_per_epoch, 1))
+    return per_step / learning_rate
 
 
 def _exact_integer_ema(decay: float):
@@ -222,6 +251,7 @@ def train_module(
     predict_batch_size: int | None = None,
     cold_start_weight: float = 0.0,
     content_anchor: float = 0.0,
+    id_weight_decay: float = 0.0,
     on_batch=None,
 ) -> History:
     """Train ``module`` in place and return its history.
@@ -252,11 +282,18 @@ def train_module(
     of each known id's feedback vector to its row's content vector, as
     ``l2_reg`` weighs :attr:`Penalties.l2`.
 
+    ``id_weight_decay`` (in [0, 1)) is the share of their value that the
+    module's :meth:`~SAINModule.id_tables` lose per epoch to AdamW's
+    decoupled decay, in equal factors per step; the other parameters are
+    not decayed.
+
     ``on_batch``, when given, is called with no argument before each batch
     (the thread policy of :func:`sklearn_sain._threads.torch_threads` looks
     at the machine there).
     """
-    optimizer = make_optimizer(module.parameters(), learning_rate)
+    steps_per_epoch = -(-len(train) // batch_size)
+    optimizer = make_optimizer(module.parameters(), learning_rate, module.id_tables(),
+                               _per_step_decay(id_weight_decay, steps_per_epoch, learning_rate))
     averaged = None
     if weight_averaging is not None:
         averaged = torch.optim.swa_utils.AveragedModel(

@@ -9,6 +9,7 @@ from sklearn_sain._nn.model import SAINModule, SAINOutput
 from sklearn_sain._nn.training import (
     Rows,
     _exact_integer_ema,
+    make_optimizer,
     predict_batch_rows,
     predict_rows,
     stacked_loss,
@@ -227,3 +228,44 @@ def test_content_anchor_pulls_feedback_and_content_vectors_together():
     fit(anchored, rows, max_epochs=5, content_anchor=1.0)
     assert _anchor_distance(anchored, rows) < 0.5 * _anchor_distance(free, rows)
 
+
+
+def test_id_weight_decay_is_the_share_an_id_row_loses_per_epoch():
+    rows = tiny_rows(n=64)  # users 2-7 and items 2-5 only
+    torch.manual_seed(0)
+    module = SAINModule(10, 6, [5, 4], ["user", "item"], [1, 1], feature_dim=4, embed_dim=4,
+                        n_heads=2, top_k=None, dropout=0.0)
+    unused_before = module.user_cf.weight[8:].detach().clone()  # ids 8, 9: in no batch
+    for batch_size, epochs in [(16, 2), (64, 3)]:  # 4 and 1 steps per epoch
+        start = module.user_cf.weight[8:].detach().clone()
+        fit(module, rows, batch_size=batch_size, max_epochs=epochs, id_weight_decay=0.3)
+        # AdamW's decay reaches every row at every step, used by the batch or not
+        torch.testing.assert_close(module.user_cf.weight[8:].detach(), start * 0.7**epochs)
+    assert unused_before.abs().sum() > 0
+
+
+def test_id_weight_decay_leaves_the_other_parameters_to_plain_adam():
+    rows = tiny_rows(n=64)
+    plain, decayed = tiny_module(), tiny_module()
+    fit(plain, rows, id_weight_decay=0.0)
+    fit(decayed, rows, id_weight_decay=0.5)
+    # the id vectors shrink; the biases (which start from the ridge fit) are not decayed
+    assert decayed.user_cf.weight.norm() < plain.user_cf.weight.norm()
+    assert _ids(decayed.id_tables()) == _ids([decayed.user_cf.weight, decayed.item_cf.weight])
+    optimizer = make_optimizer(decayed.parameters(), 0.01, decayed.id_tables(), 5.0)
+    by_decay = {group["weight_decay"]: _ids(group["params"]) for group in optimizer.param_groups}
+    assert by_decay[5.0] == _ids(decayed.id_tables())
+    assert by_decay[0.0] == _ids(decayed.parameters()) - by_decay[5.0]
+    assert id(decayed.user_bias.weight) in by_decay[0.0]
+
+
+def _ids(parameters):
+    return {id(p) for p in parameters}
+
+
+def test_id_tables_include_the_implicit_feedback_tables():
+    module = SAINModule(8, 6, [5, 4], ["user", "item"], [1, 1], feature_dim=4, embed_dim=4,
+                        implicit_feedback=True, n_user_links=3, n_item_links=3)
+    assert _ids(module.id_tables()) == _ids([module.user_cf.weight, module.item_cf.weight,
+                                             module.user_implicit.table.weight,
+                                             module.item_implicit.table.weight])
