@@ -2,9 +2,10 @@
 
 The content bias, the cold-start scores in the loss and the content anchor
 (``content_bias``, ``cold_start_weight``, ``content_anchor``) train the path
-such predictions take; without them it is never trained. Small synthetic data whose items (users) differ by their
-features: held-out ids must be predicted far better than by the mean rating
-of the known side, and better than without the cold-start training.
+such predictions take; without them it is never trained. Small synthetic
+data whose items (users) differ by their features: held-out ids must be
+predicted far better than by the mean rating of the known side, and better
+than without the cold-start training.
 """
 
 import numpy as np
