@@ -144,7 +144,7 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
     l2_reg : float, default=1e-4
         L2 penalty on the embedding rows used by each batch (for the
         feedback vectors, on the vectors with their implicit sums).
-    id_weight_decay : float in [0, 1), default=0.15
+    id_weight_decay : float in [0, 1), default=0.1
         Share of its value that each id vector loses to decoupled weight
         decay (AdamW, Loshchilov and Hutter, ICLR 2019) over one epoch. It
         acts on the id tables (the user and item id vectors and the
@@ -330,7 +330,7 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         token_dropout=0.0,
         choice_head=True,
         l2_reg=1e-4,
-        id_weight_decay=0.15,
+        id_weight_decay=0.1,
         learning_rate=3e-4,
         batch_size=128,
         max_epochs=50,
