@@ -170,8 +170,6 @@ def _per_step_decay(share_per_epoch: float, steps_per_epoch: int, learning_rate:
     would shrink the ids of the larger data set thousands of times more per
     epoch, faster than their ratings can grow them from their small start.
     """
-    if not share_per_epoch:
-        return 0.0
     per_step = 1.0 - (1.0 - share_per_epoch) ** (1.0 / max(steps_per_epoch, 1))
     return per_step / learning_rate
 
@@ -291,7 +289,8 @@ def train_module(
     (the thread policy of :func:`sklearn_sain._threads.torch_threads` looks
     at the machine there).
     """
-    steps_per_epoch = -(-len(train) // batch_size)
+    n_rows = len(train)
+    steps_per_epoch = -(-n_rows // batch_size)  # what _batches yields
     optimizer = make_optimizer(module.parameters(), learning_rate, module.id_tables(),
                                _per_step_decay(id_weight_decay, steps_per_epoch, learning_rate))
     averaged = None
@@ -305,7 +304,6 @@ def train_module(
     history = History()
     best_score, best_state, stale = np.inf, None, 0
     device = train.users.device
-    n_rows = len(train)
     cold = cold_start_weight > 0
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()

@@ -32,6 +32,10 @@ def tiny_module():
                       n_heads=2, top_k=None, dropout=0.0)
 
 
+def _ids(parameters):
+    return {id(p) for p in parameters}
+
+
 def fit(module, rows, **overrides):
     params = dict(loss="rmse", l2_reg=0.0, learning_rate=0.01, batch_size=16, max_epochs=2,
                   early_stopping=False, n_iter_no_change=2, tol=0.0, target_scale=1.0,
@@ -229,7 +233,6 @@ def test_content_anchor_pulls_feedback_and_content_vectors_together():
     assert _anchor_distance(anchored, rows) < 0.5 * _anchor_distance(free, rows)
 
 
-
 def test_id_weight_decay_is_the_share_an_id_row_loses_per_epoch():
     rows = tiny_rows(n=64)  # users 2-7 and items 2-5 only
     torch.manual_seed(0)
@@ -257,10 +260,6 @@ def test_id_weight_decay_leaves_the_other_parameters_to_plain_adam():
     assert by_decay[5.0] == _ids(decayed.id_tables())
     assert by_decay[0.0] == _ids(decayed.parameters()) - by_decay[5.0]
     assert id(decayed.user_bias.weight) in by_decay[0.0]
-
-
-def _ids(parameters):
-    return {id(p) for p in parameters}
 
 
 def test_id_tables_include_the_implicit_feedback_tables():
