@@ -144,7 +144,7 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
     l2_reg : float, default=1e-4
         L2 penalty on the embedding rows used by each batch (for the
         feedback vectors, on the vectors with their implicit sums).
-    id_weight_decay : float in [0, 1), default=0.2
+    id_weight_decay : float in [0, 1), default=0.1
         Share of its value that each id vector loses to decoupled weight
         decay (AdamW, Loshchilov and Hutter, ICLR 2019) over one epoch. It
         acts on the id tables (the user and item id vectors and the
@@ -154,19 +154,16 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         acts through the gradient, which Adam rescales per row, so it hardly
         reaches the vector of a rarely seen id; this decay does, and such a
         vector stays near zero unless its ratings keep pulling it away, as
-        under a prior. The best share goes with the batch size and rate: at
-        batch 128 and rate 3e-4, 0.1 validated best. See :doc:`/benchmarks`
-        for what it changed. 0 is plain Adam, as the paper.
-    learning_rate : float, default=6e-4
-        Adam step size. The paper uses 1e-3 at batch 128; with implicit
-        feedback the model overfits within two or three epochs at that
-        rate. With the biases started from the ridge fit, 3e-4 at batch 128
-        validated best on the paper's MovieLens split and on Yelp; 6e-4 at
-        batch 256 (with ``id_weight_decay=0.2``) validates level with it in
-        about two thirds of the time, and larger batches validated worse
-        (see :doc:`/benchmarks` and :doc:`/speed`). Change ``batch_size`` and
-        ``learning_rate`` together.
-    batch_size : int, default=256
+        under a prior. See :doc:`/benchmarks` for what it changed. 0 is
+        plain Adam, as the paper.
+    learning_rate : float, default=3e-4
+        Adam step size. The paper uses 1e-3; with implicit feedback the
+        model overfits within two or three epochs at that rate. With the
+        biases started from the ridge fit, 3e-4 validated best on the
+        paper's MovieLens split and on Yelp, and larger batches at larger
+        rates validated worse on MovieLens (see :doc:`/benchmarks` and
+        :doc:`/speed`).
+    batch_size : int, default=128
         Training mini-batch size.
     max_epochs : int, default=50
         Upper bound on training epochs.
@@ -333,9 +330,9 @@ class SAINRegressor(RegressorFit, RegressorInput, RegressorAnswers, RegressorPer
         token_dropout=0.0,
         choice_head=True,
         l2_reg=1e-4,
-        id_weight_decay=0.2,
-        learning_rate=6e-4,
-        batch_size=256,
+        id_weight_decay=0.1,
+        learning_rate=3e-4,
+        batch_size=128,
         max_epochs=50,
         early_stopping=True,
         validation_fraction=0.1,
