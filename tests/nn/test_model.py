@@ -513,9 +513,25 @@ def test_cold_scores_train_the_cold_path_only():
     for table in (module.user_bias, module.item_bias):
         assert torch.count_nonzero(table.weight.grad[2:]) == 0
         assert table.weight.grad[1] != 0  # the unknown id's bias is trained
+    # alpha_CF = 0 for the unseen side: no gradient reaches the gate through it
+    assert module.gate.weight.grad is None or torch.count_nonzero(module.gate.weight.grad) == 0
     assert torch.count_nonzero(module.item_content_bias.weight.grad) > 0
     assert torch.count_nonzero(module.token_bias.weight.grad) > 0
     assert torch.count_nonzero(module.features.table.weight.grad) > 0
+
+
+def test_cold_score_of_a_side_without_features_uses_the_unknown_ids_vector():
+    # items only have features: an unseen user has no content, only the unknown id's vector
+    module = make_module(vocabulary_sizes=[6, 4], field_roles=["item", "item"],
+                         field_widths=[3, 1], content_bias=True)
+    with torch.no_grad():
+        module.user_cf.weight[1].normal_()  # the unknown id's vector, non-zero
+    users, items, tokens = batch()
+    tokens = tokens[:, 1:]
+    scores, _ = module.training_terms(users, items, module.token_rows(tokens), cold_scores=True)
+    unknown = torch.ones_like(users)
+    torch.testing.assert_close(scores[4], module(unknown, items, tokens).combined)
+    torch.testing.assert_close(scores[3], module(users, unknown, tokens).combined)
 
 
 def test_id_dropout_replaces_known_ids_in_training_only():
