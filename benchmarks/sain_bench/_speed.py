@@ -193,8 +193,12 @@ def time_encoding(n_rows: int = 1_000_000, seed: int = 0) -> dict:
             }  # fmt: skip
 
 
-def time_autoint_epoch(X, y, features, *, batch_size: int, device="cpu", seed: int = 0):
-    """Seconds of one DeepCTR-Torch AutoInt epoch on the same rows and fields (None if absent)."""
+def _autoint(X, y, features, *, batch_size: int, device="cpu", seed: int = 0):
+    """A DeepCTR-Torch AutoInt on the rows and fields of X after a short warm-up fit.
+
+    Returns ``(model, inputs, target)`` (inputs as DeepCTR takes them, the target
+    centred), or None without deepctr-torch.
+    """
     import importlib.util
 
     if importlib.util.find_spec("deepctr_torch") is None:
@@ -218,11 +222,47 @@ def time_autoint_epoch(X, y, features, *, batch_size: int, device="cpu", seed: i
         warm = min(len(target), 4 * batch_size)
         model.fit({k: v[:warm] for k, v in inputs.items()}, target[:warm], batch_size=batch_size,
                   epochs=1, verbose=0, shuffle=False)  # fmt: skip
+    return model, inputs, target
+
+
+def time_autoint_epoch(X, y, features, *, batch_size: int, device="cpu", seed: int = 0):
+    """Seconds of one DeepCTR-Torch AutoInt epoch on the same rows and fields (None if absent)."""
+    built = _autoint(X, y, features, batch_size=batch_size, device=device, seed=seed)
+    if built is None:
+        return None
+    from ._common import quiet
+
+    model, inputs, target = built
+    with quiet():
         _sync(device)
         started = time.perf_counter()
         model.fit(inputs, target, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
         _sync(device)
     return time.perf_counter() - started
+
+
+def time_autoint_predict(X, y, features, *, min_rows: int, batch_size: int = 4096,
+                         device="cpu", seed: int = 0):  # fmt: skip
+    """Rows per second of AutoInt's ``predict`` on X's rows repeated to ``min_rows`` (None if absent).
+
+    Its batch is as large as SAIN's prediction batch on a CPU (4,096 rows), so
+    that neither pays for small batches.
+    """
+    built = _autoint(X, y, features, batch_size=256, device=device, seed=seed)
+    if built is None:
+        return None
+    model, inputs, _ = built
+    copies = max(1, -(-min_rows // len(X)))
+    big = {k: np.concatenate([v] * copies) for k, v in inputs.items()}
+    n_rows = len(next(iter(big.values())))
+    model.predict({k: v[:1000] for k, v in inputs.items()}, batch_size=batch_size)  # warm-up
+    _sync(device)
+    started = time.perf_counter()
+    scores = model.predict(big, batch_size=batch_size)
+    _sync(device)
+    seconds = time.perf_counter() - started
+    assert bool(np.isfinite(scores).all())
+    return {"rows": n_rows, "seconds": seconds, "rows_per_second": n_rows / seconds}
 
 
 def scale_point(n_rows: int, *, batch_size: int, max_epochs: int = 1, device="cpu",
@@ -377,6 +417,15 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
         results["cpu_predict_rows_per_second"] = predict["rows_per_second"]
         log(f"  SAINRegressor.predict on encoded rows: {predict['rows_per_second']:,.0f} rows/s "
             f"({predict['rows']:,} rows)")
+        if autoint:
+            peer = time_autoint_predict(X, y, features, min_rows=predict_rows)
+            if peer is not None:
+                results["autoint_cpu_predict_rows_per_second"] = peer["rows_per_second"]
+                results["ratio_predict_over_autoint"] = (predict["rows_per_second"]
+                                                         / peer["rows_per_second"])  # fmt: skip
+                log(f"  AutoInt (DeepCTR-Torch) predict, batch 4096: "
+                    f"{peer['rows_per_second']:,.0f} rows/s ({peer['rows']:,} rows); SAIN "
+                    f"{results['ratio_predict_over_autoint']:.1f}x its rows/s")
         cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                  else os.cpu_count())  # fmt: skip
         if cores and cores > torch.get_num_threads():

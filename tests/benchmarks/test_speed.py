@@ -96,6 +96,16 @@ def test_autoint_epoch_is_timed_on_the_same_fields(ratings):
     assert seconds > 0
 
 
+@pytest.mark.skipif(importlib.util.find_spec("deepctr_torch") is None,
+                    reason="needs deepctr-torch")
+def test_autoint_prediction_is_timed_on_the_rows_repeated(ratings):
+    X, y = ratings
+    features = [c for c in X.columns if c not in ("user_id", "item_id")]
+    figure = _speed.time_autoint_predict(X.head(300), y[:300], features, min_rows=1000)
+    assert figure["rows"] == 1200  # 300 rows, four copies
+    assert figure["rows_per_second"] == pytest.approx(figure["rows"] / figure["seconds"])
+
+
 def test_run_speed_prints_and_writes_every_figure(tmp_path):
     lines = []
     previous = torch.get_num_threads()
