@@ -405,9 +405,8 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
                     log("  AutoInt: skipped (pip install deepctr-torch)")
                     break
                 results[f"autoint_cpu_epoch_seconds_batch{batch}"] = seconds
-                results[f"ratio_autoint_batch{batch}_over_sain"] = seconds / results[
-                    "cpu_epoch_seconds"]
                 ratio = seconds / results["cpu_epoch_seconds"]
+                results[f"ratio_autoint_batch{batch}_over_sain"] = ratio
                 log(f"  AutoInt (DeepCTR-Torch), batch {batch}: {seconds:.2f} s per epoch, "
                     f"{ratio:.1f}x SAIN's epoch at batch {default_batch}")
 
