@@ -149,3 +149,20 @@ def test_speed_flag_reaches_the_speed_benchmark(monkeypatch, tmp_path):
     assert calls["scale_sizes"] == [] and calls["autoint"] is False
     assert calls["accuracy"] is True  # the time-to-accuracy headline runs unless skipped
     assert calls["threads"] == 1  # the benchmark's default: one torch thread
+
+
+@pytest.mark.skipif(importlib.util.find_spec("deepctr_torch") is None,
+                    reason="needs deepctr-torch")
+def test_run_speed_prints_autoints_epoch_and_prediction_ratios(tmp_path):
+    lines = []
+    report = _speed.run_speed(None, out=tmp_path, repeats=1, autoint=True, autoint_batches=(128,),
+                              predict_rows=2000, encode_rows=0, scale_sizes=(),
+                              synthetic_rows=1200, log=lines.append)
+    results = report["results"]
+    assert results["ratio_autoint_batch128_over_sain"] == pytest.approx(
+        results["autoint_cpu_epoch_seconds_batch128"] / results["cpu_epoch_seconds"])
+    assert results["ratio_predict_over_autoint"] == pytest.approx(
+        results["cpu_predict_rows_per_second"] / results["autoint_cpu_predict_rows_per_second"])
+    text = "\n".join(lines)
+    assert "AutoInt (DeepCTR-Torch) predict, batch 4096" in text
+
