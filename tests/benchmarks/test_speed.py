@@ -87,21 +87,25 @@ def test_scale_point_runs_in_a_fresh_process():
     assert point["rows"] == 2000 and point["peak_rss_mb"] > 0
 
 
-@pytest.mark.skipif(importlib.util.find_spec("deepctr_torch") is None,
-                    reason="needs deepctr-torch")
-def test_autoint_epoch_is_timed_on_the_same_fields(ratings):
-    X, y = ratings
-    features = [c for c in X.columns if c not in ("user_id", "item_id")]
-    seconds = _speed.time_autoint_epoch(X.head(300), y[:300], features, batch_size=128)
-    assert seconds > 0
+needs_deepctr = pytest.mark.skipif(importlib.util.find_spec("deepctr_torch") is None,
+                                   reason="needs deepctr-torch")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("deepctr_torch") is None,
-                    reason="needs deepctr-torch")
-def test_autoint_prediction_is_timed_on_the_rows_repeated(ratings):
+@pytest.fixture(scope="module")
+def autoint_rows(ratings):
+    """300 rows and the feature columns the AutoInt timings take."""
     X, y = ratings
-    features = [c for c in X.columns if c not in ("user_id", "item_id")]
-    figure = _speed.time_autoint_predict(X.head(300), y[:300], features, min_rows=1000)
+    return X.head(300), y[:300], [c for c in X.columns if c not in ("user_id", "item_id")]
+
+
+@needs_deepctr
+def test_autoint_epoch_is_timed_on_the_same_fields(autoint_rows):
+    assert _speed.time_autoint_epoch(*autoint_rows, batch_size=128) > 0
+
+
+@needs_deepctr
+def test_autoint_prediction_is_timed_on_the_rows_repeated(autoint_rows):
+    figure = _speed.time_autoint_predict(*autoint_rows, min_rows=1000)
     assert figure["rows"] == 1200  # 300 rows, four copies
     assert figure["rows_per_second"] == pytest.approx(figure["rows"] / figure["seconds"])
 
@@ -151,8 +155,7 @@ def test_speed_flag_reaches_the_speed_benchmark(monkeypatch, tmp_path):
     assert calls["threads"] == 1  # the benchmark's default: one torch thread
 
 
-@pytest.mark.skipif(importlib.util.find_spec("deepctr_torch") is None,
-                    reason="needs deepctr-torch")
+@needs_deepctr
 def test_run_speed_prints_autoints_epoch_and_prediction_ratios(tmp_path):
     lines = []
     report = _speed.run_speed(None, out=tmp_path, repeats=1, autoint=True, autoint_batches=(128,),
