@@ -157,20 +157,29 @@ def prediction_models(X, y, *, encoder=None, device="cpu"):
     return raw_model, _regressor(None, device, max_epochs=1).fit(encoded, y), encoded
 
 
+def _copies(min_rows: int, n_rows: int) -> int:
+    """How many copies of ``n_rows`` rows reach at least ``min_rows`` (at least one)."""
+    return max(1, -(-min_rows // n_rows))
+
+
+def _throughput(predict, warm_up, rows, n_rows: int, device) -> dict:
+    """Rows per second of ``predict(rows)`` (``n_rows`` of them), after ``predict(warm_up)``."""
+    predict(warm_up)
+    _sync(device)
+    started = time.perf_counter()
+    scores = predict(rows)
+    _sync(device)
+    seconds = time.perf_counter() - started
+    assert bool(np.isfinite(scores).all())
+    return {"rows": n_rows, "seconds": seconds, "rows_per_second": n_rows / seconds}
+
+
 def time_predict(model, rows, *, min_rows: int, device="cpu") -> dict:
     """Rows per second of ``model.predict`` on ``rows`` (raw or encoded) repeated to ``min_rows``."""
     import pandas as pd
 
-    copies = max(1, -(-min_rows // len(rows)))
-    big = pd.concat([rows] * copies, ignore_index=True)
-    model.predict(rows.head(1000))  # warm-up
-    _sync(device)
-    started = time.perf_counter()
-    scores = model.predict(big)
-    _sync(device)
-    seconds = time.perf_counter() - started
-    assert bool(np.isfinite(scores).all())
-    return {"rows": len(big), "seconds": seconds, "rows_per_second": len(big) / seconds}
+    big = pd.concat([rows] * _copies(min_rows, len(rows)), ignore_index=True)
+    return _throughput(model.predict, rows.head(1000), big, len(big), device)
 
 
 def time_encoding(n_rows: int = 1_000_000, seed: int = 0) -> dict:
@@ -241,28 +250,22 @@ def time_autoint_epoch(X, y, features, *, batch_size: int, device="cpu", seed: i
     return time.perf_counter() - started
 
 
-def time_autoint_predict(X, y, features, *, min_rows: int, batch_size: int = 4096,
-                         device="cpu", seed: int = 0):  # fmt: skip
-    """Rows per second of AutoInt's ``predict`` on X's rows repeated to ``min_rows`` (None if absent).
+# as large as SAIN's prediction batch on a CPU, so that neither pays for small batches
+AUTOINT_PREDICT_BATCH = 4096
 
-    Its batch is as large as SAIN's prediction batch on a CPU (4,096 rows), so
-    that neither pays for small batches.
-    """
+
+def time_autoint_predict(X, y, features, *, min_rows: int, batch_size: int = AUTOINT_PREDICT_BATCH,
+                         device="cpu", seed: int = 0):  # fmt: skip
+    """Rows per second of AutoInt's ``predict`` on X's rows repeated to ``min_rows`` (None if absent)."""
     built = _autoint(X, y, features, batch_size=256, device=device, seed=seed)
     if built is None:
         return None
     model, inputs, _ = built
-    copies = max(1, -(-min_rows // len(X)))
+    copies = _copies(min_rows, len(X))
     big = {k: np.concatenate([v] * copies) for k, v in inputs.items()}
-    n_rows = len(next(iter(big.values())))
-    model.predict({k: v[:1000] for k, v in inputs.items()}, batch_size=batch_size)  # warm-up
-    _sync(device)
-    started = time.perf_counter()
-    scores = model.predict(big, batch_size=batch_size)
-    _sync(device)
-    seconds = time.perf_counter() - started
-    assert bool(np.isfinite(scores).all())
-    return {"rows": n_rows, "seconds": seconds, "rows_per_second": n_rows / seconds}
+    warm_up = {k: v[:1000] for k, v in inputs.items()}
+    return _throughput(lambda data: model.predict(data, batch_size=batch_size), warm_up, big,
+                       copies * len(X), device)  # fmt: skip
 
 
 def scale_point(n_rows: int, *, batch_size: int, max_epochs: int = 1, device="cpu",
@@ -422,7 +425,7 @@ def run_speed(dataset=None, *, out=None, device="cpu", threads: int | None = 1,
                 results["autoint_cpu_predict_rows_per_second"] = peer["rows_per_second"]
                 results["ratio_predict_over_autoint"] = (predict["rows_per_second"]
                                                          / peer["rows_per_second"])  # fmt: skip
-                log(f"  AutoInt (DeepCTR-Torch) predict, batch 4096: "
+                log(f"  AutoInt (DeepCTR-Torch) predict, batch {AUTOINT_PREDICT_BATCH}: "
                     f"{peer['rows_per_second']:,.0f} rows/s ({peer['rows']:,} rows); SAIN "
                     f"{results['ratio_predict_over_autoint']:.1f}x its rows/s")
         cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")

@@ -168,4 +168,3 @@ def test_run_speed_prints_autoints_epoch_and_prediction_ratios(tmp_path):
         results["cpu_predict_rows_per_second"] / results["autoint_cpu_predict_rows_per_second"])
     text = "\n".join(lines)
     assert "AutoInt (DeepCTR-Torch) predict, batch 4096" in text
-
