@@ -48,36 +48,33 @@ def _distinct_keys(scores: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def top_k_bias(valid: torch.Tensor, top_k: int | None, n_heads: int, crowded_scores,
-               dtype: torch.dtype = torch.float32) -> torch.Tensor:  # fmt: skip
-    """Additive attention mask of Eq. 2: 0 on the keys a query keeps, a large negative elsewhere.
+def top_k_drops(valid: torch.Tensor, top_k: int | None, crowded_scores):
+    """The keys each query of a crowded row drops under Eq. 2: ``(rows, drops)`` or None.
 
-    ``valid`` is ``(batch, keys)``; the result broadcasts against the scores
-    ``(batch, heads, queries, keys)`` (queries = keys = slots). Each query
-    keeps its ``top_k`` highest-scoring valid keys (all of them when it has
-    fewer), and exactly that many when scores tie: of equal scores, the
-    earlier key is kept. A padding query, whose result is never used, keeps
-    the first ``top_k`` valid keys. ``crowded_scores(rows)`` returns the scores of the
-    batch rows ``rows`` (an index tensor).
+    ``valid`` is ``(batch, keys)``. Each query keeps its ``top_k``
+    highest-scoring valid keys (all of them when it has fewer), and exactly
+    that many when scores tie: of equal scores, the earlier key is kept. A
+    padding query, whose result is never used, keeps the first ``top_k`` valid
+    keys. ``crowded_scores(rows)`` returns the scores ``(rows, heads, queries,
+    keys)`` of the batch rows ``rows`` (an index tensor).
 
     Keys are the same for every query of a row, so a row with at most
     ``top_k`` valid tokens keeps them all and needs no ranking: only the
     crowded rows are ranked (a quarter of them on MovieLens), and their scores
-    are all this needs. One selection (:func:`kth_smallest`) gives each query its K-th
-    largest key and the mask is a comparison with it: a fixed, small number of
-    operations, which is what costs on a CPU at these sizes. Only when a tie
-    at the K-th score would keep too many keys are the scores ranked again,
-    nudged apart.
+    are all this needs. The result is None when no row is crowded, else the
+    crowded rows and a bool ``(rows, heads, queries, keys)``, True on the
+    keys dropped (padding included). One selection (:func:`kth_smallest`)
+    gives each query its K-th largest key and the mask is a comparison with
+    it: a fixed, small number of operations, which is what costs on a CPU at
+    these sizes. Only when a tie at the K-th score would keep too many keys
+    are the scores ranked again, nudged apart.
     """
     batch, n_keys = valid.shape
-    masked = _masked_value(dtype)
-    zero, masked = (torch.tensor(v, dtype=dtype, device=valid.device) for v in (0.0, masked))
-    bias = torch.where(valid, zero, masked)[:, None, None, :]  # (batch, 1, 1, keys)
     if top_k is None or top_k >= n_keys or batch == 0:
-        return bias
+        return None
     crowded = (valid.sum(-1) > top_k).nonzero().squeeze(1)
     if crowded.numel() == 0:
-        return bias
+        return None
     scores = crowded_scores(crowded).detach()  # (crowded, heads, queries, keys)
     padding = ~valid.index_select(0, crowded)[:, None, None, :]
     drop = _below_kth(scores.masked_fill(padding, float("-inf")), n_keys - top_k + 1)
@@ -90,9 +87,33 @@ def top_k_bias(valid: torch.Tensor, top_k: int | None, n_heads: int, crowded_sco
         # a tie at the K-th score kept too many keys: rank again with ties broken
         keys = _distinct_keys(scores).masked_fill_(padding, float("-inf"))
         drop = torch.where(padding_query, beyond, _below_kth(keys, n_keys - top_k + 1))
+    return crowded, drop
+
+
+@torch.no_grad()
+def top_k_bias(valid: torch.Tensor, top_k: int | None, n_heads: int, crowded_scores,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:  # fmt: skip
+    """Additive attention mask of Eq. 2: 0 on the keys a query keeps, a large negative elsewhere.
+
+    ``valid`` is ``(batch, keys)``; the result broadcasts against the scores
+    ``(batch, heads, queries, keys)`` (queries = keys = slots): padding keys
+    are masked for every query, and the keys :func:`top_k_drops` drops (which
+    ``crowded_scores`` ranks) for theirs.
+    """
+    batch, n_keys = valid.shape
+    zero, masked = _zero_and_masked(valid.device, dtype)
+    bias = torch.where(valid, zero, masked)[:, None, None, :]  # (batch, 1, 1, keys)
+    drops = top_k_drops(valid, top_k, crowded_scores)
+    if drops is None:
+        return bias
+    crowded, drop = drops
     full = bias.expand(batch, n_heads, n_keys, n_keys).contiguous()
     full[crowded] = torch.where(drop, masked, zero)
     return full
+
+
+def _zero_and_masked(device, dtype):
+    return (torch.tensor(v, dtype=dtype, device=device) for v in (0.0, _masked_value(dtype)))
 
 
 class _SoftmaxLastDim(torch.autograd.Function):
@@ -230,28 +251,37 @@ class TopKSelfAttention(nn.Module):
         are therefore computed transposed, ``(batch, keys, heads * queries)``,
         and normalised along the keys (dim 1), where the softmax vectorises
         across the queries; the values' product reads the weights transposed.
+        The padding mask is one value per key, and only the crowded rows
+        (:func:`top_k_drops`) get a mask per query: a full ``(batch, heads,
+        queries, keys)`` mask would cost as much as the scores.
         """
         batch, n_slots, dim = q.shape
         n_heads = self.n_heads
-        bias = self._prediction_bias(q, k, valid, apply_top_k)
-        if bias.shape[2] == 1:  # (batch, 1, 1, keys): the same for every query
-            bias = bias.view(batch, n_slots, 1)
-        else:  # (batch, heads, queries, keys)
-            bias = bias.view(batch, n_heads * n_slots, n_slots).transpose(1, 2)
+        zero, masked = _zero_and_masked(q.device, q.dtype)
+        padding = torch.where(valid, zero, masked).unsqueeze(-1)  # (batch, keys, 1)
         q_heads = (q.unsqueeze(1) * self.query_mask).reshape(batch, n_heads * n_slots, dim)
-        scores = torch.baddbmm(bias, k, q_heads.transpose(1, 2))  # (batch, keys, heads * queries)
+        scores = torch.baddbmm(padding, k, q_heads.transpose(1, 2))  # (batch, keys, heads * queries)
+        top_k = self.top_k if apply_top_k else None
+        drops = top_k_drops(valid, top_k, self._crowded_scores(q, k))
+        if drops is not None:
+            crowded, drop = drops  # drop: (crowded, heads, queries, keys)
+            drop = drop.view(-1, n_heads * n_slots, n_slots).transpose(1, 2)
+            scores[crowded] = scores.index_select(0, crowded).masked_fill_(drop, masked)
         weights = scores.softmax(dim=1)
-        mixed = torch.bmm(weights.transpose(1, 2), v)  # (batch, heads * queries, dim)
-        out = (mixed.view(batch, n_heads, n_slots, dim) * self.head_mask).sum(dim=1)
+        mixed = torch.bmm(weights.transpose(1, 2), v).view(batch, n_heads, n_slots, dim)
+        # Eq. 2-3: head h keeps its own block of the value features
+        width = dim // n_heads
+        out = torch.cat([mixed[:, h, :, h * width : (h + 1) * width] for h in range(n_heads)], -1)
         return _zero_rows_without_keys(out, valid)
+
+    def _crowded_scores(self, q, k):
+        """Eq. 1's scores of the given rows only, for :func:`top_k_drops` (the rows it ranks)."""
+        return lambda rows: self._scores(q.index_select(0, rows), k.index_select(0, rows))
 
     def _prediction_bias(self, q, k, valid, apply_top_k):
         """The top-K mask of Eq. 2, with scores computed only for the rows it ranks."""
-        def crowded_scores(rows):
-            return self._scores(q.index_select(0, rows), k.index_select(0, rows))
-
         top_k = self.top_k if apply_top_k else None
-        return top_k_bias(valid, top_k, self.n_heads, crowded_scores, q.dtype)
+        return top_k_bias(valid, top_k, self.n_heads, self._crowded_scores(q, k), q.dtype)
 
     def _fused(self, q, k, v, valid, apply_top_k):
         """Scores only for the rows top-K ranks, then one fused attention call (Eq. 1-3)."""
