@@ -16,10 +16,11 @@ The package exposes two estimators and a baseline:
 __version__ = "0.1.0"
 
 from ._baselines import BiasOnlyRegressor
+from ._callbacks import EpochReport
 from ._encoding.encoder import SAINEncoder
 from ._explain import Explanation
 from ._persistence.safe_format import SKOPS_TRUSTED_TYPES, load, save
 from ._regressor import SAINRegressor
 
-__all__ = ["SKOPS_TRUSTED_TYPES", "BiasOnlyRegressor", "Explanation", "SAINEncoder",
+__all__ = ["SKOPS_TRUSTED_TYPES", "BiasOnlyRegressor", "EpochReport", "Explanation", "SAINEncoder",
            "SAINRegressor", "load", "save", "__version__"]

@@ -22,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._baselines import ridge_biases
+from ._callbacks import epoch_hook
 from ._encoding.catalog import build_catalog
 from ._encoding.layout import layout_of
 from ._fitted import FittedSAIN
@@ -50,7 +51,7 @@ class RegressorFit:
     """``fit`` of :class:`SAINRegressor`: checks, encoding, then :func:`fit_sain`."""
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, eval_set=None, sample_weight=None):
+    def fit(self, X, y, eval_set=None, sample_weight=None, epoch_callback=None):
         """Fit the model on ratings.
 
         Parameters
@@ -70,6 +71,17 @@ class RegressorFit:
             starting biases (``bias_init``) and the choice head do not use
             the weights, but a rating of weight 0 counts nowhere (not in
             the target statistics or the starting biases either).
+        epoch_callback : callable, default=None
+            Called after each training epoch (with its validation) with an
+            :class:`~sklearn_sain.EpochReport`: the epoch, its loss and
+            validation RMSE, the best epoch so far and the seconds since
+            ``fit`` began. If it returns True, training stops there and the
+            best epoch so far is kept, as early stopping keeps it; an
+            exception it raises (``optuna.TrialPruned``) ends ``fit`` and
+            leaves the estimator unfitted. The choice head, trained after
+            the rating path, does not report. Through a
+            :class:`~sklearn.pipeline.Pipeline`, pass it as
+            ``<step>__epoch_callback``.
 
         Returns
         -------
@@ -87,11 +99,13 @@ class RegressorFit:
             non-finite weights, typically a too large ``learning_rate``); the
             latter is also a ``FloatingPointError``.
         TypeError
-            For cells of the wrong type.
+            For cells of the wrong type, or an ``epoch_callback`` that is not
+            callable.
         """
         try:
+            on_epoch = epoch_hook(epoch_callback)
             with torch_threads(self.n_threads) as threads:
-                return self._fit(X, y, eval_set, sample_weight, threads.step)
+                return self._fit(X, y, eval_set, sample_weight, threads.step, on_epoch)
         except BaseException:
             # a failed refit must not leave the previous model next to the new
             # layout: predict would then index embeddings with the wrong ids
@@ -103,7 +117,7 @@ class RegressorFit:
             delattr(self, name)
         vars(self).pop("_fitted", None)
 
-    def _fit(self, X, y, eval_set, sample_weight, on_batch):
+    def _fit(self, X, y, eval_set, sample_weight, on_batch, on_epoch):
         self._check_params()
         encoded = self._encode(X, fit=True)
         y = self._check_target(y, n_rows=len(encoded))
@@ -122,7 +136,7 @@ class RegressorFit:
         outcome = fit_sain(
             self, encoded, y, sample_weight=sample_weight, validation=validation,
             vocabulary_sizes=None if self.encoder_ is None else self.encoder_.vocabulary_sizes_,
-            on_batch=on_batch,
+            on_batch=on_batch, on_epoch=on_epoch,
         )
         self._fitted = outcome.fitted
         self.choice_history_ = outcome.choice_history
@@ -143,7 +157,7 @@ class FitOutcome:
 
 
 def fit_sain(params, encoded, y, *, sample_weight=None, validation=None,
-             vocabulary_sizes=None, on_batch=None) -> FitOutcome:  # fmt: skip
+             vocabulary_sizes=None, on_batch=None, on_epoch=None) -> FitOutcome:  # fmt: skip
     """Fit SAIN on an encoded table.
 
     Parameters
@@ -161,6 +175,9 @@ def fit_sain(params, encoded, y, *, sample_weight=None, validation=None,
         The encoder's vocabulary sizes (None: read from the table).
     on_batch : callable or None
         Called after each training batch (the thread policy's check).
+    on_epoch : callable or None
+        Called after each epoch of the rating path with its history; a true
+        result stops training (see :func:`~sklearn_sain._callbacks.epoch_hook`).
     """
     layout = layout_of(encoded, vocabulary_sizes)
     catalog = build_catalog(encoded, layout)
@@ -220,7 +237,7 @@ def fit_sain(params, encoded, y, *, sample_weight=None, validation=None,
     noise = seeded_generator(rng.randint(np.iinfo(np.int32).max), device)
     module.use_generator(noise)
     try:
-        history = _train(params, fitted, train_rows, valid_rows, rng, on_batch)
+        history = _train(params, fitted, train_rows, valid_rows, rng, on_batch, on_epoch)
         choice_history = _train_choice(params, fitted, encoded, train_index, train_rows,
                                        valid_rows, rng, on_batch)  # fmt: skip
     except FloatingPointError as exc:
@@ -296,7 +313,7 @@ def _ridge_biases(layout, rows: Rows):
                         layout.n_items, reg=_BIAS_RIDGE)  # fmt: skip
 
 
-def _train(params, fitted, train_rows, valid_rows, rng, on_batch) -> History:
+def _train(params, fitted, train_rows, valid_rows, rng, on_batch, on_epoch) -> History:
     return train_module(
         fitted.module,
         train_rows,
@@ -318,6 +335,7 @@ def _train(params, fitted, train_rows, valid_rows, rng, on_batch) -> History:
         content_anchor=params.content_anchor,
         id_weight_decay=params.id_weight_decay,
         on_batch=on_batch,
+        on_epoch=on_epoch,
     )
 
 

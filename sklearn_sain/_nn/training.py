@@ -251,6 +251,7 @@ def train_module(
     content_anchor: float = 0.0,
     id_weight_decay: float = 0.0,
     on_batch=None,
+    on_epoch=None,
 ) -> History:
     """Train ``module`` in place and return its history.
 
@@ -288,6 +289,10 @@ def train_module(
     ``on_batch``, when given, is called with no argument before each batch
     (the thread policy of :func:`sklearn_sain._threads.torch_threads` looks
     at the machine there).
+
+    ``on_epoch``, when given, is called with the :class:`History` so far after
+    each epoch (its validation included); a true result stops training, and
+    the best epoch so far is kept as when early stopping ends it.
     """
     n_rows = len(train)
     steps_per_epoch = -(-n_rows // batch_size)  # what _batches yields
@@ -353,6 +358,8 @@ def train_module(
                 stale += 1
         if verbose:
             print(f"{message} | {time.perf_counter() - started:.2f}s", flush=True)
+        if on_epoch is not None and on_epoch(history):
+            break
         if valid is not None and early_stopping and stale >= n_iter_no_change:
             break
     if best_state is None:
