@@ -104,7 +104,7 @@ def test_predict_rows_batches_agree_with_one_pass():
 
 def test_default_prediction_batch_depends_on_the_device():
     # cache-sized batches on a CPU, large ones on a GPU (no GPU needed to ask)
-    assert predict_batch_rows("cpu") == 4096
+    assert predict_batch_rows("cpu") == 2048
     assert predict_batch_rows(torch.device("cuda", 0)) == 16384
     module = tiny_module().eval()
     rows = tiny_rows(5000)
