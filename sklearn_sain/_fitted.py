@@ -159,9 +159,10 @@ class FittedSAIN:
         ``"combined"`` (the logit plus the weight chosen in fit times Eq. 9).
         """
         if rank_by == "rating":
-            # at least 256 rows, at most 2**15 per batch: user-item pairs are cheap
+            # the batches of predict: larger ones (2**15 rows until 2026-12-02) made
+            # every call page-fault its temporaries in afresh, 1.4x slower on MovieLens
             return rating_top_n(self.module, self.device, self.catalog, users, items, n,
-                                exclude_seen, self.rows_per_batch(256, 2**15))  # fmt: skip
+                                exclude_seen, self.rows_per_batch(256))  # fmt: skip
         weight = 0.0 if rank_by == "choice" else None  # None: the weight chosen in fit
         return ranked_by_choice(self.module, self.device, self.catalog, users, items, n,
                                 exclude_seen, weight)  # fmt: skip
