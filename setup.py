@@ -27,7 +27,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2023.1", "skops>=0.10",
-                 "optuna>=3"],
+                 "optuna>=3", "mlflow-skinny>=2.10"],
         "dask": ["dask[distributed]>=2023.1"],
         "docs": ["sphinx>=7", "numpydoc>=1.6", "sphinx-gallery>=0.15", "matplotlib>=3.7"],
         "bench": [

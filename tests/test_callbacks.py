@@ -128,3 +128,23 @@ def test_optuna_reports_every_epoch_and_prunes_through_the_callback(ratings):
     for trial in pruned.trials:
         assert trial.state == optuna.trial.TrialState.PRUNED
         assert sorted(trial.intermediate_values) == [1, 2]
+
+
+def test_mlflow_logs_every_epoch_through_the_callback(ratings, tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    X_train, X_val, y_train, y_val = ratings
+    model = SAINRegressor(**FAST)
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run() as run:
+            model.fit(X_train, y_train, eval_set=(X_val, y_val),
+                      epoch_callback=lambda r: mlflow.log_metrics(
+                          {"loss": r.loss, "validation_rmse": r.validation_rmse}, step=r.epoch))
+        history = MlflowClient().get_metric_history(run.info.run_id, "validation_rmse")
+    finally:
+        mlflow.set_tracking_uri(previous)
+    logged = sorted((m.step, m.value) for m in history)
+    assert logged == list(enumerate(model.validation_scores_, start=1))
