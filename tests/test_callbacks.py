@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 
 from sklearn_sain import EpochReport, SAINEncoder, SAINRegressor
@@ -92,6 +92,17 @@ def test_pipeline_routes_the_callback_to_the_regressor(ratings):
     pipe = make_pipeline(SAINEncoder(), SAINRegressor(**FAST))
     pipe.fit(X_train, y_train, sainregressor__epoch_callback=reports.append)
     assert len(reports) == pipe[-1].n_iter_ > 0
+
+
+def test_grid_search_passes_the_callback_to_every_fit(ratings):
+    X_train, _, y_train, _ = ratings
+    reports = []
+    params = {**FAST, "max_epochs": 2, "early_stopping": False}
+    grid = GridSearchCV(SAINRegressor(**params), {"top_k": [1, 3]}, cv=2)
+    grid.fit(X_train, y_train, epoch_callback=reports.append)
+    # two settings x two folds, then the refit, each of two epochs
+    assert [r.epoch for r in reports] == [1, 2] * 5
+    assert grid.best_estimator_.n_iter_ == 2
 
 
 def test_optuna_reports_every_epoch_and_prunes_through_the_callback(ratings):
