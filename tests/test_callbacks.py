@@ -1,5 +1,8 @@
 """``fit(epoch_callback=...)``: one report per epoch, stopping, errors, Pipeline and Optuna."""
 
+import os
+import signal
+
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
@@ -159,3 +162,24 @@ def test_mlflow_logs_every_epoch_through_the_callback(ratings, tmp_path):
         mlflow.set_tracking_uri(previous)
     logged = sorted((m.step, m.value) for m in history)
     assert logged == list(enumerate(model.validation_scores_, start=1))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
+def test_a_sigint_handler_and_the_callback_stop_at_the_epoch_end_keeping_the_fit(ratings):
+    # the user guide's recipe: Ctrl-C sets a flag, the callback returns it
+    X_train, X_val, y_train, y_val = ratings
+    stop = []
+
+    def report(r):
+        if r.epoch == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
+        return bool(stop)
+
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.append(True))
+    try:
+        model = SAINRegressor(**FAST).fit(X_train, y_train, eval_set=(X_val, y_val),
+                                          epoch_callback=report)  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert stop and model.n_iter_ == 2
+    assert np.isfinite(model.predict(X_val)).all()
