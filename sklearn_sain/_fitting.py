@@ -102,8 +102,8 @@ class RegressorFit:
             For cells of the wrong type, or an ``epoch_callback`` that is not
             callable.
         """
+        on_epoch = epoch_hook(epoch_callback)  # checked before a refit can discard anything
         try:
-            on_epoch = epoch_hook(epoch_callback)
             with torch_threads(self.n_threads) as threads:
                 return self._fit(X, y, eval_set, sample_weight, threads.step, on_epoch)
         except BaseException:

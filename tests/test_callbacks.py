@@ -84,9 +84,15 @@ def test_an_exception_in_the_callback_ends_fit_and_leaves_it_unfitted(ratings):
 
 @pytest.mark.parametrize("callback", [1, "print", [print]])
 def test_a_callback_that_is_not_callable_is_a_type_error_naming_it(ratings, callback):
-    X_train, _, y_train, _ = ratings
+    X_train, X_val, y_train, _ = ratings
     with pytest.raises(TypeError, match="epoch_callback must be a callable"):
         SAINRegressor(**FAST).fit(X_train, y_train, epoch_callback=callback)
+    # checked before anything is refitted: a fitted model keeps its fit
+    model = SAINRegressor(**{**FAST, "max_epochs": 1}).fit(X_train, y_train)
+    before = model.predict(X_val)
+    with pytest.raises(TypeError, match="epoch_callback"):
+        model.fit(X_train, y_train, epoch_callback=callback)
+    np.testing.assert_array_equal(model.predict(X_val), before)
 
 
 def test_pipeline_routes_the_callback_to_the_regressor(ratings):
